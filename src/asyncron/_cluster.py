@@ -1,0 +1,729 @@
+"""The distributed journal: many scheduler processes on one PostgreSQL database.
+
+Every node keeps the whole schedule in memory and computes fires from the triggers itself
+(deterministic), so no node waits for another to tell it when something is due. The database
+only *arbitrates*: when a fire is due, the engine asks :meth:`ClusterJournal.claim`, and exactly
+one node wins the fire identity (job id, scheduled UTC instant). Claims made in the same loop
+pass go to the database as one statement, so a burst of fires costs one round trip per node.
+
+Around the claim:
+
+- leases: the winner holds a lease on the fire, renewed every ``lease / 3`` seconds and expiring
+  on the database clock. A node that stops renewing (crash, SIGSTOP, partition) loses it; a
+  renewal that fails tells the engine to stop the local run (:meth:`AsyncScheduler.lease_lost`),
+  and the run's final write is fenced by the fire's token, so a zombie changes nothing;
+- recovery: every node sweeps expired leases (``SKIP LOCKED``) about once a second and, per the
+  job's ``on_crash`` option, re-runs the fire once (``current_run().recovering``, ``attempt``
+  + 1) or records it as abandoned;
+- definitions: a job added or changed on one node is written to the store (write-behind, as in
+  :class:`~asyncron._persistence.StoreJournal`) with a ``NOTIFY`` carrying ids only; the other
+  nodes read the changed rows and apply them. When the listener connection drops they poll the
+  change log every ``poll_interval`` seconds until it is back;
+- outages: database errors are retried with backoff and logged once per outage; claims wait
+  (the engine keeps its deadlines) and a claim whose commit was not acknowledged is recognised
+  by its key when retried, so a reconnect neither loses nor doubles a fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._faults import fault_point
+from ._model import JobStatus
+from ._persistence import StoreJournal
+from ._serialize import StoreError, decode_arguments, trigger_from_doc
+from .abc import StoredJob
+from .errors import InvalidJobError
+from .stores.postgres import (
+    ClaimRequest,
+    PostgresStore,
+    connection_errors,
+    definition_hash,
+    to_us,
+)
+
+if TYPE_CHECKING:
+    from ._scheduler import AsyncScheduler, _JobState
+
+__all__ = ["ClusterJournal"]
+
+logger = logging.getLogger("asyncron")
+
+T = TypeVar("T")
+
+_BATCH = 1000
+
+
+class _Outage:
+    """Logs a database outage once when it starts and once when it ends."""
+
+    __slots__ = ("description", "down", "what")
+
+    def __init__(self, description: str, what: str) -> None:
+        self.description = description
+        self.what = what
+        self.down = False
+
+    def failed(self, exc: BaseException) -> None:
+        if not self.down:
+            self.down = True
+            logger.warning(
+                "%s: %s failed (%s: %s); retrying with backoff",
+                self.description,
+                self.what,
+                type(exc).__name__,
+                exc,
+            )
+
+    def ok(self) -> None:
+        if self.down:
+            self.down = False
+            logger.warning("%s: %s works again", self.description, self.what)
+
+
+class ClusterJournal(StoreJournal):
+    """The engine's journal for a shared PostgreSQL store: claims, leases, recovery, wake-ups.
+
+    Pass it (or a ``postgresql://`` URL, once routed by ``make_journal``) as the scheduler's
+    store::
+
+        journal = ClusterJournal("postgresql://app@db/app", lease=10)
+        async with AsyncScheduler(store=journal) as scheduler:
+            ...
+
+    Args:
+        store: a :class:`~asyncron.stores.postgres.PostgresStore` or a ``postgresql://`` URL.
+        lease: seconds a running fire's lease lasts on the database clock (renewed every
+            ``lease / 3``); a dead node's fires are recovered within about ``lease + 1`` s.
+        node_id: this node's name in the ``fires`` table (default: host, pid and a random
+            suffix, so a restarted process is a new node).
+        poll_interval: seconds between change-log polls while the LISTEN connection is down
+            (and between recovery sweeps, at most).
+        max_clock_lead: seconds a fire may be claimed before it is due by the database clock
+            (absorbs small clock differences between the nodes and the server).
+        max_early_wait: a fire that this node finds due up to this many seconds before the
+            database does waits for it; earlier than that, this node's clock is wrong and the
+            fire is left to the other nodes (logged once).
+        fire_retention: seconds finished fire records are kept (default 7 days).
+        options: the rest go to :class:`~asyncron._persistence.StoreJournal` (registry,
+            keyring, misfire, ...).
+    """
+
+    #: The engine claims each fire through :meth:`claim` before starting it.
+    claims = True
+
+    def __init__(
+        self,
+        store: PostgresStore | str,
+        *,
+        lease: float = 10.0,
+        node_id: str | None = None,
+        poll_interval: float = 1.0,
+        max_clock_lead: float = 0.25,
+        max_early_wait: float = 2.0,
+        fire_retention: float = 7 * 86_400.0,
+        **options: Any,
+    ) -> None:
+        if isinstance(store, str):
+            store = PostgresStore(store)
+        if not isinstance(store, PostgresStore):
+            raise InvalidJobError(
+                f"store: expected a PostgresStore or a postgresql:// URL, got "
+                f"{type(store).__name__}"
+            )
+        for name, value in (("lease", lease), ("poll_interval", poll_interval)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise InvalidJobError(f"{name}: expected seconds > 0, got {value!r}")
+        super().__init__(store, **options)
+        self.pg: PostgresStore = store
+        self.lease = float(lease)
+        self.node_id = node_id or (
+            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        )
+        self.poll_interval = float(poll_interval)
+        self.max_clock_lead = float(max_clock_lead)
+        self.max_early_wait = float(max_early_wait)
+        self.fire_retention = float(fire_retention)
+        self.pg.node_id = self.node_id
+        # claims waiting for the next batch: (request, future)
+        self._claim_queue: list[tuple[ClaimRequest, asyncio.Future[bool]]] = []
+        self._claim_wake: asyncio.Event | None = None
+        # fires this node won and has not started yet / is running: (job id, fire us) -> token
+        self._claimed: dict[tuple[str, int], int] = {}
+        self._running: dict[tuple[str, int], int] = {}
+        self._finishing: list[tuple[str, int, int, str, str | None]] = []
+        self._finish_wake: asyncio.Event | None = None
+        self._changes_wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._fingerprints: dict[str, tuple[Any, ...]] = {}
+        self._def_hashes: dict[str, str] = {}
+        self._applying = False
+        self._change_seq = 0
+        self._clock_offset = 0.0  # database clock minus the engine's clock
+        self._skew_warned = False
+        self._listener_ok = False
+        self._closing = False
+        self._errors: tuple[type[BaseException], ...] = ()
+        #: Counters for monitoring: claims won/lost, recoveries, leases lost, fenced writes.
+        self.counters: dict[str, int] = {
+            "claims_won": 0,
+            "claims_lost": 0,
+            "claims_early": 0,
+            "recovered_rerun": 0,
+            "recovered_abandoned": 0,
+            "leases_lost": 0,
+            "fenced_writes": 0,
+            "remote_changes": 0,
+        }
+
+    # -- Journal protocol -----------------------------------------------------------------------
+
+    def job_added(self, job: _JobState) -> None:
+        super().job_added(job)
+        self._fingerprints[job.id] = _fingerprint(job)
+
+    def job_changed(self, job: _JobState) -> None:
+        self._note_ended(job)
+        if self._applying:
+            self._fingerprints[job.id] = _fingerprint(job)
+            return
+        fp = _fingerprint(job)
+        if self._fingerprints.get(job.id) == fp:
+            return  # a run's statistics: kept in the fires table, not in the job's row
+        self._fingerprints[job.id] = fp
+        super().job_changed(job)
+
+    def run_started(self, job: _JobState, fire_ts: float) -> None:
+        key = (job.id, to_us(fire_ts))
+        token = self._claimed.pop(key, None)
+        if token is not None:
+            self._running[key] = token
+            fault_point("after_start")
+
+    def _mark(self, job: _JobState) -> None:
+        if not self._applying:
+            super()._mark(job)
+
+    def _snapshot(self, job: _JobState, rec: Any) -> StoredJob:
+        snap = super()._snapshot(job, rec)
+        self._def_hashes[job.id] = definition_hash(snap)
+        return snap
+
+    def _note_ended(self, job: _JobState) -> None:
+        """Queue the final write of this node's fires of ``job`` whose run has ended."""
+        if not self._running:
+            return
+        live = {to_us(r.fire_ts) for r in job.runs or ()}
+        ended = [k for k in self._running if k[0] == job.id and k[1] not in live]
+        if not ended:
+            return
+        state = "failed" if job.error else "succeeded"
+        if job.error and job.error.startswith("CancelledError"):
+            state = "cancelled"
+        for key in ended:
+            token = self._running[key]
+            fault_point("before_finish")
+            self._finishing.append((key[0], key[1], token, state, job.error))
+        if self._finish_wake is not None:
+            self._finish_wake.set()
+
+    # -- claims ---------------------------------------------------------------------------------
+
+    async def claim(self, job: _JobState, fire_ts: float) -> bool:
+        """Claim the fire (``job``, ``fire_ts``) for this node; True when this node runs it.
+
+        Waits (the engine keeps the run slot) while the database is unreachable, and while the
+        fire is due by this node's clock but not yet by the database's (up to
+        ``max_early_wait``).
+        """
+        loop = asyncio.get_running_loop()
+        lead = fire_ts - (self._engine_time() + self._clock_offset)
+        if lead > self.max_clock_lead:
+            if lead > self.max_early_wait:
+                self.counters["claims_early"] += 1
+                if not self._skew_warned:
+                    self._skew_warned = True
+                    logger.warning(
+                        "%s: this node's clock is about %.1f s ahead of the database; its fires "
+                        "are left to nodes with a correct clock (fix the clock: NTP)",
+                        self.node_id,
+                        lead,
+                    )
+                return False
+            await asyncio.sleep(lead)
+        nxt = job.next_fire
+        request = ClaimRequest(
+            job.id,
+            fire_ts,
+            None if nxt is None else job.next_ts,
+            getattr(job.opts, "on_crash", "abandon"),
+        )
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._claim_queue.append((request, fut))
+        if self._claim_wake is not None:
+            self._claim_wake.set()
+        else:
+            fut.set_result(False)
+        won = await fut
+        if won:
+            fault_point("after_claim")
+            fault_point("before_dispatch")
+        return won
+
+    async def _claim_loop(self) -> None:
+        wake = self._claim_wake
+        assert wake is not None
+        outage = _Outage(self.store.description, "claiming fires")
+        while True:
+            await wake.wait()
+            wake.clear()
+            await asyncio.sleep(0)  # gather every fire of this loop pass into one batch
+            while self._claim_queue:
+                batch: list[tuple[ClaimRequest, asyncio.Future[bool]]] = []
+                rest: list[tuple[ClaimRequest, asyncio.Future[bool]]] = []
+                seen: set[str] = set()
+                for item in self._claim_queue:
+                    if item[0].job_id in seen or len(batch) >= _BATCH:
+                        rest.append(item)
+                    else:
+                        seen.add(item[0].job_id)
+                        batch.append(item)
+                self._claim_queue = rest
+                if any(r.job_id in self._dirty for r, _ in batch):
+                    # A job added a moment ago must be in the database before it is claimed.
+                    await self._retry(outage, self.flush)
+                key = secrets.token_hex(8)
+                won = await self._retry(
+                    outage,
+                    functools.partial(
+                        self.pg.claim_fires,
+                        [r for r, _ in batch],
+                        self.node_id,
+                        self.lease,
+                        key=key,
+                        max_lead=self.max_clock_lead,
+                    ),
+                )
+                if won:
+                    fault_point("after_advance")
+                for request, fut in batch:
+                    token = won.get((request.job_id, to_us(request.fire_ts)))
+                    if token is not None:
+                        self._claimed[(request.job_id, to_us(request.fire_ts))] = token
+                        self.counters["claims_won"] += 1
+                    else:
+                        self.counters["claims_lost"] += 1
+                    if not fut.done():
+                        fut.set_result(token is not None)
+                    elif token is not None:  # the engine gave up waiting: hand the fire back
+                        self._claimed.pop((request.job_id, to_us(request.fire_ts)), None)
+                        self._finishing.append(
+                            (request.job_id, to_us(request.fire_ts), token, "cancelled", None)
+                        )
+
+    async def _retry(self, outage: _Outage, call: Callable[[], Awaitable[T]]) -> T:
+        """Run ``call`` until it succeeds, backing off while the database is unreachable."""
+        delay = 0.05
+        while True:
+            try:
+                result = await call()
+            except self._errors as exc:
+                if self._closing:
+                    raise
+                outage.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            outage.ok()
+            return result
+
+    # -- leases, fire outcomes, recovery --------------------------------------------------------
+
+    async def _renew_loop(self) -> None:
+        outage = _Outage(self.store.description, "renewing leases")
+        period = self.lease / 3
+        while True:
+            await asyncio.sleep(period)
+            fault_point("before_renew")
+            held = [(k[0], k[1], t) for k, t in self._running.items()]
+            try:
+                t0 = self._engine_time()
+                db_now = await self.pg.database_time()
+                t1 = self._engine_time()
+                self._clock_offset = db_now - (t0 + t1) / 2
+                renewed = await self.pg.renew_leases(self.node_id, held, self.lease)
+            except self._errors as exc:
+                outage.failed(exc)
+                continue
+            outage.ok()
+            for job_id, fire_us, token in held:
+                key = (job_id, fire_us)
+                if key in renewed or self._running.get(key) != token:
+                    continue
+                self._running.pop(key, None)
+                self.counters["leases_lost"] += 1
+                if self._engine is not None:
+                    self._engine.lease_lost(job_id, fire_us / 1_000_000)
+
+    async def _finish_loop(self) -> None:
+        wake = self._finish_wake
+        assert wake is not None
+        outage = _Outage(self.store.description, "recording fire outcomes")
+        while True:
+            await wake.wait()
+            wake.clear()
+            await asyncio.sleep(0.002)  # gather the ends of a burst into one statement
+            while self._finishing:
+                batch, self._finishing = self._finishing[:_BATCH], self._finishing[_BATCH:]
+                # Dedupe (a fire is finished once); keep the renewals going until written.
+                unique = {(b[0], b[1]): b for b in batch}
+                written = await self._retry(
+                    outage,
+                    functools.partial(self.pg.finish_fires, self.node_id, list(unique.values())),
+                )
+                for key, item in unique.items():
+                    if self._running.get(key) == item[2]:
+                        del self._running[key]
+                    if key not in written:
+                        self.counters["fenced_writes"] += 1
+                        self.counters["leases_lost"] += 1
+                        logger.error(
+                            "job %s: lease lost on the fire at %s (this node stopped renewing it "
+                            "in time, e.g. paused or cut off); another node took it over, so this "
+                            "run's outcome (%s) was not recorded",
+                            key[0],
+                            datetime.fromtimestamp(key[1] / 1_000_000, UTC).isoformat(),
+                            item[3],
+                        )
+
+    async def _recover_loop(self) -> None:
+        outage = _Outage(self.store.description, "recovering expired leases")
+        period = min(self.poll_interval, self.lease / 3)
+        since_prune = 0.0
+        while True:
+            await asyncio.sleep(period)
+            since_prune += period
+            try:
+                found = await self.pg.recover_expired(self.node_id, self.lease)
+                if since_prune > 60:
+                    since_prune = 0.0
+                    await self.pg.prune(self.fire_retention)
+            except self._errors as exc:
+                outage.failed(exc)
+                continue
+            outage.ok()
+            for rec in found:
+                if rec.state == "abandoned":
+                    self.counters["recovered_abandoned"] += 1
+                    logger.warning(
+                        "job %s: the run scheduled at %s on node %s was cut short (lease "
+                        "expired); recorded as abandoned (on_crash='abandon')",
+                        rec.job_id,
+                        datetime.fromtimestamp(rec.fire_ts, UTC).isoformat(),
+                        rec.previous_owner,
+                    )
+                    continue
+                await self._rerun(rec.job_id, rec.fire_ts, rec.attempt, rec.token, rec)
+
+    async def _rerun(self, job_id: str, fire_ts: float, attempt: int, token: int, rec: Any) -> None:
+        engine = self._engine
+        key = (job_id, to_us(fire_ts))
+        fault_point("after_recover")
+        self._claimed[key] = token
+        started = engine is not None and engine.run_recovered(job_id, fire_ts, attempt)
+        if started:
+            self._claimed.pop(key, None)
+            self._running.setdefault(key, token)
+            self.counters["recovered_rerun"] += 1
+            logger.warning(
+                "job %s: re-running the fire scheduled at %s (attempt %d): node %s stopped "
+                "renewing its lease (on_crash='rerun')",
+                job_id,
+                datetime.fromtimestamp(fire_ts, UTC).isoformat(),
+                attempt,
+                rec.previous_owner,
+            )
+            return
+        self._claimed.pop(key, None)
+        try:
+            await self.pg.release_fire(self.node_id, job_id, key[1], token)
+        except self._errors:
+            pass  # it expires again by itself
+
+    # -- remote changes -------------------------------------------------------------------------
+
+    def _on_notify(self, payload: str) -> None:
+        node, _, _ids = payload.partition(":")
+        if node == self.node_id:
+            return  # our own write
+        if self._changes_wake is not None:
+            self._changes_wake.set()
+
+    def _on_listener_lost(self) -> None:
+        if self._listener_ok and not self._closing:
+            logger.warning(
+                "%s: LISTEN connection lost; polling for changes every %.1f s until it is back",
+                self.store.description,
+                self.poll_interval,
+            )
+        self._listener_ok = False
+        if self._changes_wake is not None:
+            self._changes_wake.set()
+
+    async def _changes_loop(self) -> None:
+        wake = self._changes_wake
+        assert wake is not None
+        outage = _Outage(self.store.description, "reading job changes")
+        delay = self.poll_interval
+        while True:
+            if not self._listener_ok:
+                try:
+                    await self.pg.listen(self._on_notify, self._on_listener_lost)
+                    if not self._listener_ok and delay > self.poll_interval:
+                        logger.warning("%s: LISTEN connection is back", self.store.description)
+                    self._listener_ok = True
+                    delay = self.poll_interval
+                except self._errors:
+                    delay = min(delay * 2, 5.0)
+            try:
+                await asyncio.wait_for(
+                    wake.wait(), self.poll_interval if not self._listener_ok else 10.0
+                )
+            except TimeoutError:
+                pass
+            wake.clear()
+            try:
+                await self._apply_changes()
+            except self._errors as exc:
+                outage.failed(exc)
+                continue
+            outage.ok()
+
+    async def _apply_changes(self) -> None:
+        # Sequence numbers may commit out of order: re-read a window behind the last one seen;
+        # applying is idempotent (definition digests are compared).
+        changes, top = await self.pg.changes_since(max(0, self._change_seq - 256))
+        self._change_seq = max(self._change_seq, top)
+        ids = list(dict.fromkeys(job_id for job_id, node in changes if node != self.node_id))
+        if not ids:
+            return
+        rows = {row.id: row for row in await self.pg.get_jobs(ids)}
+        for job_id in ids:
+            row = rows.get(job_id)
+            try:
+                await self._apply_remote(job_id, row)
+            except Exception:
+                logger.exception("job %s: could not apply a change made on another node", job_id)
+
+    async def _apply_remote(self, job_id: str, row: StoredJob | None) -> None:
+        engine = self._engine
+        if engine is None:
+            return
+        local = engine._jobs.get(job_id)
+        if row is None:  # removed on another node
+            if local is not None and not local.status.is_final:
+                self._applying = True
+                try:
+                    engine.cancel_nowait(job_id)
+                finally:
+                    self._applying = False
+            return
+        digest = definition_hash(row)
+        if self._def_hashes.get(job_id) == digest:
+            return
+        self.counters["remote_changes"] += 1
+        self._applying = True
+        try:
+            self._def_hashes[job_id] = digest
+            if local is None:
+                self._restore(row, engine.clock.now())
+                return
+            rec = self._recs.get(job_id)
+            if row.status == "cancelled":
+                engine.cancel_nowait(job_id)
+                return
+            if rec is not None and row.trigger != rec.trigger_doc:
+                await engine.reschedule(
+                    job_id, trigger_from_doc(row.trigger, f"job {job_id} trigger")
+                )
+                rec.trigger_doc = row.trigger
+            changes: dict[str, Any] = {}
+            if row.name != local.name:
+                changes["name"] = row.name
+            if row.max_runs != local.max_runs:
+                changes["max_runs"] = row.max_runs
+            if rec is not None and row.func_ref != rec.func_ref:
+                changes["func"] = self.registry.resolve(row.func_ref)
+                rec.func_ref = row.func_ref
+            if rec is not None and row.arguments != rec.arguments:
+                args, kwargs = decode_arguments(
+                    self._open_sealed(row.arguments, job_id, "arguments"), f"job {job_id} arguments"
+                )
+                changes["args"], changes["kwargs"] = args, kwargs
+            if changes:
+                await engine.modify(job_id, **changes)
+            if rec is not None:
+                rec.arguments = row.arguments
+                rec.sources = (local.func, local.args, local.kwargs, local.trigger)
+            if row.status == "paused" and not local.paused:
+                engine.pause_nowait(job_id)
+            elif row.status != "paused" and local.paused:
+                engine.resume_nowait(job_id)
+        finally:
+            self._applying = False
+            if job_id in engine._jobs:
+                self._fingerprints[job_id] = _fingerprint(engine._jobs[job_id])
+
+    # -- open / close ---------------------------------------------------------------------------
+
+    def _engine_time(self) -> float:
+        engine = self._engine
+        if engine is None:
+            import time
+
+            return time.time()
+        return engine.clock.time()
+
+    async def open(self, engine: AsyncScheduler) -> None:
+        """Open the store, load every job, and start claiming, renewing, recovering and
+        listening.
+
+        Raises:
+            StoreVersionError, StoreError: from the store; nothing is loaded.
+        """
+        self._errors = (*connection_errors(), StoreError)
+        self._closing = False
+        await super().open(engine)
+        for job_id, job in engine._jobs.items():
+            self._fingerprints[job_id] = _fingerprint(job)
+        for row in await self.pg.list_jobs():
+            self._def_hashes.setdefault(row.id, definition_hash(row))
+        self._change_seq = await self.pg.last_change()
+        try:
+            t0 = engine.clock.time()
+            db_now = await self.pg.database_time()
+            self._clock_offset = db_now - (t0 + engine.clock.time()) / 2
+        except self._errors:
+            self._clock_offset = 0.0
+        if abs(self._clock_offset) > self.max_early_wait:
+            logger.warning(
+                "%s: this node's clock differs from the database's by %+.1f s; fires are claimed "
+                "by the database clock (fix the clock: NTP)",
+                self.node_id,
+                -self._clock_offset,
+            )
+        self._claim_wake = asyncio.Event()
+        self._finish_wake = asyncio.Event()
+        self._changes_wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for name, coro in (
+            ("claims", self._claim_loop()),
+            ("renew", self._renew_loop()),
+            ("finish", self._finish_loop()),
+            ("recover", self._recover_loop()),
+            ("changes", self._changes_loop()),
+        ):
+            self._tasks.append(loop.create_task(coro, name=f"asyncron-cluster-{name}"))
+
+    async def close(self) -> None:
+        """Record the outcomes still queued, stop the background tasks and close the store."""
+        self._closing = True
+        for _, fut in self._claim_queue:
+            if not fut.done():
+                fut.set_result(False)
+        self._claim_queue.clear()
+        if self._finishing:
+            try:
+                await asyncio.wait_for(
+                    self.pg.finish_fires(self.node_id, list(self._finishing)), 2.0
+                )
+            except Exception:  # the leases expire and the fires are recovered
+                pass
+            self._finishing.clear()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._claim_wake = self._finish_wake = self._changes_wake = None
+        self._listener_ok = False
+        await super().close()
+
+    def _restore(self, row: StoredJob, now: datetime) -> bool:
+        """Load a stored job. Only ``paused`` and ``cancelled`` are cluster-wide states: a
+        ``completed`` or ``running`` status is the writer's own view (its clock, its runs), so
+        the job is loaded as pending and its fires are arbitrated by the claim watermark."""
+        if row.status not in ("paused", "cancelled"):
+            next_run = row.next_run
+            if next_run is None:
+                try:
+                    trigger = trigger_from_doc(row.trigger, f"job {row.id} trigger")
+                except (InvalidJobError, ValueError):
+                    return super()._restore(row, now)  # reported as unresolved there
+                first = trigger.get_first_run(now)
+                next_run = None if first is None else first.timestamp()
+            row = row.evolve(status="pending", next_run=next_run, running_fire=None, error=None)
+        return super()._restore(row, now)
+
+    # -- catch-up runs are claimed too ----------------------------------------------------------
+
+    async def _run_catchup(
+        self,
+        engine: AsyncScheduler,
+        pending: list[tuple[str, list[datetime]]],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        """Missed fires replayed at start (misfire mode ``"all"``) run on the node that claims
+        them, not on every node that starts."""
+        claimed: list[tuple[str, list[datetime]]] = []
+        for job_id, fires in pending:
+            job = engine._jobs.get(job_id)
+            if job is None:
+                continue
+            mine = []
+            for fire in fires:
+                if await self.claim(job, fire.timestamp()):
+                    key = (job_id, to_us(fire.timestamp()))
+                    token = self._claimed.pop(key)
+                    self._finishing.append((key[0], key[1], token, "succeeded", None))
+                    mine.append(fire)
+            if mine:
+                claimed.append((job_id, mine))
+        if self._finish_wake is not None:
+            self._finish_wake.set()
+        await super()._run_catchup(engine, claimed, previous)
+
+    # -- monitoring -----------------------------------------------------------------------------
+
+    def statistics(self) -> dict[str, Any]:
+        """Cluster counters and state: claims won/lost, recoveries, leases lost, fenced writes,
+        running fires, clock offset to the database, listener state."""
+        return {
+            **self.counters,
+            "node_id": self.node_id,
+            "running_fires": len(self._running),
+            "clock_offset": self._clock_offset,
+            "listening": self._listener_ok,
+        }
+
+
+def _fingerprint(job: _JobState) -> tuple[Any, ...]:
+    """What makes a change to ``job`` a change of its definition (identity of the parts)."""
+    return (
+        id(job.func),
+        id(job.args),
+        id(job.kwargs),
+        id(job.trigger),
+        id(job.opts),
+        job.name,
+        job.max_runs,
+        job.paused,
+        job.status is JobStatus.CANCELLED,
+    )

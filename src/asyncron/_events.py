@@ -1,0 +1,273 @@
+"""Scheduler events: typed frozen values and a hub that never lets a subscriber slow dispatch.
+
+The engine builds an event only when someone subscribed (one truth test otherwise). Each
+subscription owns a bounded buffer drained by its own task: dispatch only appends, so a slow
+subscriber costs it nothing; when a buffer is full the newest event is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .errors import InvalidJobError
+
+__all__ = [
+    "Event",
+    "EventHub",
+    "FireMisfired",
+    "FireSkipped",
+    "JobAdded",
+    "JobModified",
+    "JobPaused",
+    "JobRemoved",
+    "JobResumed",
+    "RunFailed",
+    "RunRetried",
+    "RunStarted",
+    "RunSucceeded",
+    "SchedulerStarted",
+    "SchedulerStopped",
+    "Subscription",
+]
+
+logger = logging.getLogger("asyncron")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event; ``timestamp`` is when it happened (scheduler clock, UTC)."""
+
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerStarted(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerStopped(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent(Event):
+    job_id: str
+    job_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobAdded(JobEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JobRemoved(JobEvent):
+    """The job was cancelled (it stays listed with status CANCELLED)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobPaused(JobEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JobResumed(JobEvent):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class JobModified(JobEvent):
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FireSkipped(JobEvent):
+    """A fire did not run: ``reason`` is ``overlap``, ``buffer_full`` or ``dependency``."""
+
+    scheduled_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FireMisfired(JobEvent):
+    """A fire was skipped because it came later than the job's ``misfire_grace_time``."""
+
+    scheduled_at: datetime
+    lateness: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(JobEvent):
+    scheduled_at: datetime
+    attempt: int
+    lateness: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunSucceeded(JobEvent):
+    scheduled_at: datetime
+    attempt: int
+    duration: float
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed(JobEvent):
+    """``outcome`` is ``failed``, ``cancelled``, ``timed_out`` or ``abandoned``."""
+
+    scheduled_at: datetime
+    attempt: int
+    duration: float
+    error: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRetried(JobEvent):
+    scheduled_at: datetime
+    attempt: int
+    delay: float
+    error: str
+
+
+class Subscription:
+    """A live subscription: ``unsubscribe()`` ends it; ``dropped`` counts events lost because
+    its buffer was full."""
+
+    def __init__(
+        self,
+        hub: EventHub,
+        callback: Callable[[Event], Any] | None,
+        types: tuple[type[Event], ...],
+        one_shot: bool,
+        buffer: int,
+    ) -> None:
+        self._hub = hub
+        self._callback = callback
+        self._types = types
+        self._one_shot = one_shot
+        self._limit = buffer
+        self._queue: deque[Event] = deque()
+        self._ready: asyncio.Event | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.closed = False
+
+    def wants(self, event: Event) -> bool:
+        return not self._types or isinstance(event, self._types)
+
+    def push(self, event: Event) -> None:
+        if len(self._queue) >= self._limit:
+            self.dropped += 1
+            self._hub.dropped += 1
+            return
+        self._queue.append(event)
+        if self._one_shot:
+            self._hub.remove(self)
+            self.closed = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet (a job scheduled at import time): delivered with the next event
+        if self._ready is None:
+            self._ready = asyncio.Event()
+        self._ready.set()
+        if self._callback is not None and (self._pump is None or self._pump.done()):
+            self._pump = loop.create_task(self._deliver(), name="asyncron-event-delivery")
+
+    async def _deliver(self) -> None:
+        callback = self._callback
+        assert callback is not None
+        while self._queue:
+            event = self._queue.popleft()
+            try:
+                result = callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("event subscriber %r failed on %r", callback, event)
+
+    def unsubscribe(self) -> None:
+        self._hub.remove(self)
+        self.closed = True
+        if self._ready is not None:
+            self._ready.set()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        try:
+            while True:
+                while self._queue:
+                    yield self._queue.popleft()
+                if self.closed:
+                    return
+                if self._ready is None:
+                    self._ready = asyncio.Event()
+                self._ready.clear()
+                await self._ready.wait()
+        finally:
+            self.unsubscribe()
+
+    async def aclose(self) -> None:
+        """Unsubscribe and wait for queued callback deliveries to finish."""
+        self.unsubscribe()
+        if self._pump is not None:
+            await asyncio.gather(self._pump, return_exceptions=True)
+
+
+class EventHub:
+    """Fan-out of events to subscriptions."""
+
+    def __init__(self) -> None:
+        self.subscriptions: list[Subscription] = []
+        self.dropped = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.subscriptions)
+
+    def subscribe(
+        self,
+        callback: Callable[[Event], Any] | None,
+        types: type[Event] | Iterable[type[Event]] | None = None,
+        one_shot: bool = False,
+        buffer: int = 1000,
+    ) -> Subscription:
+        if callback is not None and not callable(callback):
+            raise InvalidJobError(f"callback: expected a callable, got {callback!r}")
+        if types is None:
+            wanted: tuple[type[Event], ...] = ()
+        elif isinstance(types, type):
+            wanted = (types,)
+        else:
+            wanted = tuple(types)
+        for t in wanted:
+            if not (isinstance(t, type) and issubclass(t, Event)):
+                raise InvalidJobError(f"types: expected Event subclasses, got {t!r}")
+        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+            raise InvalidJobError(f"buffer: expected a positive int, got {buffer!r}")
+        sub = Subscription(self, callback, wanted, one_shot, buffer)
+        self.subscriptions.append(sub)
+        return sub
+
+    def remove(self, sub: Subscription) -> None:
+        try:
+            self.subscriptions.remove(sub)
+        except ValueError:
+            pass
+
+    def emit(self, event: Event) -> None:
+        for sub in list(self.subscriptions):
+            if sub.wants(event):
+                sub.push(event)
+
+    def close_all(self) -> None:
+        for sub in list(self.subscriptions):
+            if sub._callback is None:  # iterators end; callbacks keep their subscription
+                sub.unsubscribe()

@@ -1,0 +1,174 @@
+"""PersistentScheduler: the classic threaded facade with jobs saved to a file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._persistence import MisfirePolicy, OnCrash, StoreJournal, UnresolvedJob
+from ._refs import FunctionRegistry
+from ._scheduler import AsyncScheduler
+from ._sync import Scheduler
+from .abc import Clock, Store, Trigger
+from .stores._url import store_from_url
+
+if TYPE_CHECKING:
+    from ._crypto import Keyring
+
+__all__ = ["PersistentScheduler"]
+
+
+def _store_for(state_file: str | os.PathLike[str] | Store) -> Store:
+    if isinstance(state_file, Store):
+        return state_file
+    text = os.fspath(state_file)
+    if "://" in text:
+        return store_from_url(text)
+    suffix = os.path.splitext(text)[1].lower()
+    if suffix in (".db", ".sqlite", ".sqlite3"):
+        return store_from_url("sqlite://" + text)
+    return store_from_url("json://" + text)
+
+
+class PersistentScheduler(Scheduler):
+    """The classic :class:`~asyncron.Scheduler` whose named jobs survive a restart.
+
+    Jobs scheduled with ``function_name=`` are saved at once (the call returns after the write);
+    other jobs stay in memory, as in the classic API. Saved jobs are loaded by :meth:`start`;
+    fires missed while the process was down follow ``misfire``; a stored job whose function is
+    not registered is kept in the file, listed by :meth:`unresolved_jobs`, and comes back when
+    :meth:`register_function` registers it.
+
+    Args:
+        state_file: a JSON file path (default kind), a path ending in ``.db``/``.sqlite``
+            (SQLite), a store URL (``sqlite:///var/lib/app/jobs.db``) or a
+            :class:`~asyncron.abc.Store`.
+        keyring: encrypt stored arguments (``asyncron[crypto]``).
+        misfire: the default misfire policy (default: run the latest missed fire once).
+        on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
+        allowed_modules: module prefixes that stored ``module:qualname`` references may import.
+        Other keyword arguments are those of :class:`~asyncron.Scheduler`.
+
+    Raises:
+        InvalidJobError: an unknown store URL scheme.
+    """
+
+    def __init__(
+        self,
+        state_file: str | os.PathLike[str] | Store,
+        *,
+        keyring: Keyring | None = None,
+        misfire: MisfirePolicy | None = None,
+        on_crash: OnCrash = "abandon",
+        allowed_modules: Iterable[str] = (),
+        max_workers: int | None = None,
+        stop_timeout: float = 10.0,
+        clock: Clock | None = None,
+        use_uvloop: bool | None = None,
+    ) -> None:
+        self._journal = StoreJournal(
+            _store_for(state_file),
+            registry=FunctionRegistry(allowed_modules),
+            keyring=keyring,
+            misfire=misfire,
+            on_crash=on_crash,
+            only_named=True,
+        )
+        super().__init__(
+            max_workers=max_workers, stop_timeout=stop_timeout, clock=clock, use_uvloop=use_uvloop
+        )
+
+    def _make_engine(self, **options: Any) -> AsyncScheduler:
+        return AsyncScheduler(store=self._journal, **options)
+
+    @property
+    def journal(self) -> StoreJournal:
+        """The journal between the engine and the store (unresolved jobs, misfire report)."""
+        return self._journal
+
+    def register_function(self, name: str, func: Callable[..., Any]) -> None:
+        """Register ``func`` under ``name`` for stored jobs; unresolved stored jobs naming it
+        come back at once (when the scheduler is started).
+
+        Raises:
+            InvalidJobError: ``name`` is empty or ``func`` is not callable.
+        """
+        self._call_nowait(self._journal.register_function, name, func)
+
+    def schedule(
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        trigger: Trigger | str | timedelta | float | datetime | None = None,
+        args: Iterable[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        max_runs: int | None = None,
+        function_name: str | None = None,
+    ) -> str:
+        """Add a job (see :meth:`Scheduler.schedule`). With ``function_name`` the job is stored:
+        ``func`` is registered under that name if the name is new, its arguments must be JSON
+        data, and the call returns once the job is written.
+
+        Raises:
+            InvalidJobError: a bad argument; with ``function_name``, also arguments that cannot
+                be stored (the message names the argument) or a name registered for another
+                function.
+            StoreError: the job could not be written (it is kept and retried in the background).
+        """
+        if function_name is None:
+            return super().schedule(func, name, trigger, args, kwargs, max_runs)
+        if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
+            return self._engine.schedule_nowait(
+                func, name, trigger, args, kwargs, max_runs, function_name=function_name
+            )
+        job_id: str = self._call(
+            "schedule",
+            self._schedule_saved,
+            func,
+            name,
+            trigger,
+            args,
+            kwargs,
+            max_runs,
+            function_name,
+        )
+        return job_id
+
+    async def _schedule_saved(
+        self,
+        func: Callable[..., Any],
+        name: str | None,
+        trigger: Any,
+        args: Iterable[Any],
+        kwargs: dict[str, Any] | None,
+        max_runs: int | None,
+        function_name: str,
+    ) -> str:
+        job_id = self._engine.schedule_nowait(
+            func, name, trigger, args, kwargs, max_runs, function_name=function_name
+        )
+        await self._journal.flush()
+        return job_id
+
+    def save(self) -> None:
+        """Write every pending change now.
+
+        Raises:
+            StoreError: the write failed.
+        """
+        if self._thread is not None:
+            self._call("save", self._journal.flush)
+
+    def unresolved_jobs(self) -> list[UnresolvedJob]:
+        """Stored jobs that could not be loaded (function not registered, wrong key, ...)."""
+        return self._call_nowait(lambda: self._journal.unresolved)
+
+    def stop(self) -> None:
+        """Save, stop firing, wait for running jobs, release the file. Idempotent."""
+        thread = self._thread
+        if thread is not None and not self._on_loop_thread() and not self._engine.running:
+            # Jobs saved before start() opened the store: release it here.
+            thread.call(self._journal.close)
+        super().stop()

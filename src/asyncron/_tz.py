@@ -1,0 +1,84 @@
+"""Time-zone helpers shared by triggers and the engine (pure, loop-free)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import InvalidTriggerError
+
+__all__ = ["ensure_aware", "local_zone", "resolve_zone"]
+
+
+@lru_cache(maxsize=1)
+def local_zone() -> tzinfo:
+    """The system's local time zone as an IANA ``ZoneInfo`` when it can be named.
+
+    Looks at ``TZ``, then ``/etc/timezone``, then the ``/etc/localtime`` link; falls back to the
+    fixed offset Python reports, and to UTC. A named zone matters: a fixed offset knows no DST.
+    """
+    candidates: list[str] = []
+    env = os.environ.get("TZ", "").lstrip(":")
+    if env:
+        candidates.append(env)
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return datetime.now().astimezone().tzinfo or UTC
+
+
+def resolve_zone(value: str | tzinfo | None, *, field: str = "timezone") -> tzinfo:
+    """Turn an IANA name, a tzinfo or None (the local zone) into a tzinfo.
+
+    Raises:
+        InvalidTriggerError: the name is not a known IANA zone, or the value has the wrong type.
+    """
+    if value is None:
+        return local_zone()
+    if isinstance(value, tzinfo):
+        return value
+    if isinstance(value, str):
+        if value.upper() == "UTC":
+            return UTC
+        try:
+            return ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidTriggerError(
+                f"{field}: unknown time zone {value!r}; use an IANA name such as "
+                "'Europe/Berlin' or 'UTC', or a tzinfo object"
+            ) from None
+    raise InvalidTriggerError(
+        f"{field}: expected an IANA zone name or a tzinfo, got {type(value).__name__} {value!r}"
+    )
+
+
+def ensure_aware(value: datetime, tz: tzinfo, *, field: str) -> datetime:
+    """Return ``value`` unchanged if aware, else the same wall time read in ``tz``.
+
+    Raises:
+        InvalidTriggerError: ``value`` is not a datetime.
+    """
+    if not isinstance(value, datetime):
+        raise InvalidTriggerError(
+            f"{field}: expected a datetime, got {type(value).__name__} {value!r}"
+        )
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        return value.replace(tzinfo=tz)
+    return value

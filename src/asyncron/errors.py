@@ -1,0 +1,99 @@
+"""The asyncron error tree.
+
+Every error asyncron raises derives from :class:`AsyncronError`; each leaf also derives from the
+builtin exception a user would naturally catch (``ValueError``, ``LookupError``, ``RuntimeError``),
+so ``except ValueError`` around ``CronTrigger.from_expression`` works as expected (the httpx /
+Starlette convention).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AsyncronError",
+    "CronParseError",
+    "DeadlockError",
+    "DependencyCycleError",
+    "InvalidJobError",
+    "InvalidTriggerError",
+    "JobLookupError",
+    "JobStateError",
+    "RunTimeoutError",
+    "SchedulerStateError",
+]
+
+
+class AsyncronError(Exception):
+    """Root of every error raised by asyncron itself."""
+
+
+class InvalidTriggerError(AsyncronError, ValueError):
+    """A trigger was given an argument it cannot accept.
+
+    The message names the field, the value and what is allowed.
+    """
+
+
+class CronParseError(InvalidTriggerError):
+    """A cron expression could not be parsed.
+
+    Attributes:
+        expression: the whole expression as given.
+        field: the name of the field at fault (``"minute"``, ``"day-of-week"``, ...), or None when
+            the fault is not inside one field (wrong field count, empty expression).
+        token: the offending token, or None.
+        position: the 0-based character offset of ``token`` in ``expression``, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expression: str = "",
+        field: str | None = None,
+        token: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.field = field
+        self.token = token
+        self.position = position
+
+
+class InvalidJobError(AsyncronError, ValueError):
+    """A job was given an argument it cannot accept (bad callable, bad max_runs, ...)."""
+
+
+class JobLookupError(AsyncronError, LookupError):
+    """No job with the given id exists."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class JobStateError(AsyncronError, RuntimeError):
+    """The operation is not allowed in the job's current state (e.g. running a cancelled job)."""
+
+
+class SchedulerStateError(AsyncronError, RuntimeError):
+    """The operation is not allowed in the scheduler's current state."""
+
+
+class DeadlockError(SchedulerStateError):
+    """A blocking facade call was made from the scheduler's own event-loop thread.
+
+    Waiting there for the loop would wait forever, so the call is refused instead.
+    """
+
+
+class DependencyCycleError(AsyncronError, ValueError):
+    """Adding a dependency edge would close a cycle; the message names the cycle."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__("dependency cycle: " + " -> ".join(cycle))
+        self.cycle = cycle
+
+
+class RunTimeoutError(AsyncronError, TimeoutError):
+    """A run took longer than its job's ``timeout``."""

@@ -1,0 +1,158 @@
+"""The interval trigger: fires every fixed span of elapsed time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from .._tz import ensure_aware, local_zone
+from ..abc import Trigger
+from ..errors import InvalidTriggerError
+
+__all__ = ["IntervalTrigger"]
+
+_ZERO = timedelta(0)
+
+
+def _number(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidTriggerError(
+            f"{name}: expected a number, got {type(value).__name__} {value!r}"
+        )
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidTriggerError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+class IntervalTrigger(Trigger):
+    """Fires every ``interval`` of elapsed (UTC) time.
+
+    ``IntervalTrigger(seconds=30)``, ``IntervalTrigger(timedelta(minutes=5))`` and
+    ``IntervalTrigger(2.5)`` (seconds) are all accepted; the units add up.
+
+    With ``start``, fires lie on the grid ``start + k * interval`` (``start`` itself included);
+    without it, a job's first fire is one interval after it is scheduled and each later fire one
+    interval after the previous *scheduled* fire, so fires never drift. ``end`` (inclusive) bounds
+    the last fire. Because the interval is elapsed time, a DST change does not stretch or shrink
+    it; use a cron trigger for wall-clock times.
+
+    Raises:
+        InvalidTriggerError: the interval is not positive, a unit is not a number, ``end`` is before
+            ``start``, or one of them is naive while the other is aware.
+    """
+
+    __slots__ = ("end", "interval", "start")
+
+    interval: timedelta
+    start: datetime | None
+    end: datetime | None
+
+    def __init__(
+        self,
+        interval: timedelta | float | None = None,
+        *,
+        weeks: float = 0,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+        milliseconds: float = 0,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> None:
+        total = timedelta(
+            weeks=_number("weeks", weeks),
+            days=_number("days", days),
+            hours=_number("hours", hours),
+            minutes=_number("minutes", minutes),
+            seconds=_number("seconds", seconds),
+            milliseconds=_number("milliseconds", milliseconds),
+        )
+        if interval is not None:
+            if isinstance(interval, timedelta):
+                total += interval
+            else:
+                total += timedelta(seconds=_number("interval", interval))
+        if total <= _ZERO:
+            raise InvalidTriggerError(
+                f"interval: must be positive, got {total!r} ({total.total_seconds()} s); "
+                "give a positive span such as seconds=30 or timedelta(minutes=5)"
+            )
+        if (
+            start is not None
+            and end is not None
+            and (
+                (start.tzinfo is None) != (end.tzinfo is None)
+                if isinstance(start, datetime) and isinstance(end, datetime)
+                else False
+            )
+        ):
+            raise InvalidTriggerError(
+                f"start/end: one is naive and the other aware (start={start!r}, end={end!r}); "
+                "give both with a tzinfo, or both without"
+            )
+        zone = local_zone()
+        start_aware = None if start is None else ensure_aware(start, zone, field="start")
+        end_aware = None if end is None else ensure_aware(end, zone, field="end")
+        if start_aware is not None and end_aware is not None and end_aware < start_aware:
+            raise InvalidTriggerError(
+                f"end: {end_aware.isoformat()} is before start {start_aware.isoformat()}; "
+                "end must be at or after start"
+            )
+        object.__setattr__(self, "interval", total)
+        object.__setattr__(self, "start", start_aware)
+        object.__setattr__(self, "end", end_aware)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _zone(self, from_time: datetime) -> tzinfo:
+        if self.start is not None and self.start.tzinfo is not None:
+            return self.start.tzinfo
+        return from_time.tzinfo or UTC
+
+    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
+        if from_time is not None and from_time.tzinfo is UTC and self.start is None:
+            # fast path (the engine's case): UTC arithmetic is elapsed time already
+            candidate = from_time + self.interval
+            return None if self.end is not None and candidate > self.end else candidate
+        if from_time is None:
+            from_time = datetime.now(UTC)
+        else:
+            from_time = ensure_aware(from_time, local_zone(), field="from_time")
+        # Arithmetic in UTC: adding a timedelta to a ZoneInfo-aware datetime is wall-clock
+        # arithmetic, which would stretch an interval across a DST change.
+        base = from_time.astimezone(UTC)
+        if self.start is None:
+            candidate = base + self.interval
+        else:
+            start = self.start.astimezone(UTC)
+            if base < start:
+                candidate = start
+            else:
+                # timedelta // timedelta is exact integer microseconds: no float drift.
+                steps = (base - start) // self.interval + 1
+                candidate = start + steps * self.interval
+        if self.end is not None and candidate > self.end:
+            return None
+        return candidate.astimezone(self._zone(from_time))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IntervalTrigger) and (other.interval, other.start, other.end) == (
+            self.interval,
+            self.start,
+            self.end,
+        )
+
+    def __hash__(self) -> int:
+        return hash((IntervalTrigger, self.interval, self.start, self.end))
+
+    def __repr__(self) -> str:
+        parts = [f"interval={self.interval!r}"]
+        if self.start is not None:
+            parts.append(f"start={self.start.isoformat()!r}")
+        if self.end is not None:
+            parts.append(f"end={self.end.isoformat()!r}")
+        return f"IntervalTrigger({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        return f"every {self.interval}"

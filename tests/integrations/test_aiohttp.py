@@ -1,0 +1,135 @@
+"""aiohttp: the cleanup_ctx entry starts the scheduler with the app and stops it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from asyncron import AsyncScheduler, JobStatus
+from asyncron.errors import SchedulerStateError
+
+pytest.importorskip(
+    "aiohttp", reason="aiohttp is not installed (pip install aiohttp, or the [test] extra)"
+)
+
+from aiohttp import ClientSession, web
+
+from asyncron.integrations.aiohttp import (
+    SCHEDULER_KEY,
+    get_scheduler,
+    setup_scheduler,
+)
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+
+
+def _app(scheduler: AsyncScheduler, fired: list[str]) -> web.Application:
+    async def tick() -> None:
+        fired.append("endpoint")
+
+    async def add(request: web.Request) -> web.Response:
+        job_id = await get_scheduler(request).schedule(tick, trigger=0.01)
+        return web.json_response({"id": job_id})
+
+    async def remove(request: web.Request) -> web.Response:
+        cancelled = await get_scheduler(request).cancel(request.match_info["job_id"])
+        return web.json_response({"cancelled": cancelled})
+
+    app = web.Application()
+    app.router.add_post("/jobs", add)
+    app.router.add_delete("/jobs/{job_id}", remove)
+    setup_scheduler(app, scheduler)
+    return app
+
+
+class _Server:
+    """A real aiohttp server on 127.0.0.1 and a free port."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.runner = web.AppRunner(app)
+        self.url = ""
+
+    async def __aenter__(self) -> _Server:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self.runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.runner.cleanup()
+
+
+async def test_jobs_fire_and_an_endpoint_schedules_and_cancels() -> None:
+    scheduler = AsyncScheduler()
+    fired: list[str] = []
+
+    @scheduler.every(seconds=0.01)
+    async def beat() -> None:
+        fired.append("beat")
+
+    app = _app(scheduler, fired)
+    assert app[SCHEDULER_KEY] is scheduler
+    async with _Server(app) as server, ClientSession(server.url) as http:
+        assert scheduler.running
+        await _wait_for(lambda: fired.count("beat") >= 2)
+        async with http.post("/jobs") as response:
+            job_id = (await response.json())["id"]
+        await _wait_for(lambda: fired.count("endpoint") >= 2)
+        async with http.delete(f"/jobs/{job_id}") as response:
+            assert await response.json() == {"cancelled": True}
+        job = await scheduler.get_job(job_id)
+        assert job is not None and job.status is JobStatus.CANCELLED
+    assert not scheduler.running
+
+
+async def test_cleanup_waits_for_running_jobs() -> None:
+    scheduler = AsyncScheduler(stop_timeout=5)
+    events: list[str] = []
+
+    async def slow() -> None:
+        events.append("started")
+        await asyncio.sleep(0.2)
+        events.append("finished")
+
+    async with _Server(_app(scheduler, [])):
+        await scheduler.schedule(slow)
+        await _wait_for(lambda: "started" in events)
+    assert events == ["started", "finished"]
+
+
+async def test_sub_app_handlers_find_the_parent_scheduler() -> None:
+    scheduler = AsyncScheduler()
+
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response(len(await get_scheduler(request).list_jobs()))
+
+    sub = web.Application()
+    sub.router.add_get("/count", count)
+    app = _app(scheduler, [])
+    app.add_subapp("/admin", sub)
+    async with _Server(app) as server, ClientSession(server.url) as http:
+        await scheduler.schedule(lambda: None, trigger=60)
+        async with http.get("/admin/count") as response:
+            assert await response.json() == 1
+
+
+async def test_get_scheduler_on_an_app_without_it_is_a_clear_error() -> None:
+    with pytest.raises(SchedulerStateError, match=r"setup_scheduler\(app, scheduler\)"):
+        get_scheduler(web.Application())
+
+
+async def test_setup_rejects_a_non_scheduler() -> None:
+    with pytest.raises(TypeError, match="expected an AsyncScheduler, got int"):
+        setup_scheduler(web.Application(), 3)  # type: ignore[arg-type]

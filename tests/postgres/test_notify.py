@@ -1,0 +1,107 @@
+"""Changes made on one node reach the others: at once through NOTIFY, by polling without it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import asyncpg
+import pytest
+
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
+from asyncron._cluster import ClusterJournal
+from asyncron.stores.postgres import PostgresStore
+
+pytestmark = [pytest.mark.postgres, pytest.mark.asyncio]
+
+
+async def tick() -> None:
+    """A job body (never fires during these tests: one-hour interval)."""
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
+    t0 = time.monotonic()
+    while not predicate():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"not seen within {timeout} s")
+        await asyncio.sleep(0.01)
+    return time.monotonic() - t0
+
+
+def node(dsn: str, schema: str) -> tuple[AsyncScheduler, ClusterJournal]:
+    journal = ClusterJournal(
+        PostgresStore(dsn, schema=schema, application_name=f"asyncron:{schema}"),
+        lease=1.0,
+        poll_interval=0.5,
+    )
+    journal.registry.register("tick", tick)
+    return AsyncScheduler(store=journal), journal
+
+
+async def test_job_added_paused_rescheduled_and_cancelled_on_one_node_is_seen_by_another(
+    pg_dsn: str, schema: str
+) -> None:
+    a, _ = node(pg_dsn, schema)
+    b, jb = node(pg_dsn, schema)
+    async with a, b:
+        await a.schedule(tick, trigger=IntervalTrigger(hours=1), job_id="j1", function_name="tick")
+        took = await wait_for(lambda: b.get_job_nowait("j1") is not None, 2.0)
+        assert took < 0.5  # NOTIFY, not the fallback poll
+        await a.pause("j1")
+        await wait_for(lambda: b.get_job_nowait("j1").status is JobStatus.PAUSED, 2.0)  # type: ignore[union-attr]
+        await a.resume("j1")
+        await wait_for(lambda: b.get_job_nowait("j1").status is JobStatus.PENDING, 2.0)  # type: ignore[union-attr]
+        await a.reschedule("j1", IntervalTrigger(minutes=5))
+        await wait_for(
+            lambda: b.get_job_nowait("j1").trigger == IntervalTrigger(minutes=5),  # type: ignore[union-attr]
+            2.0,
+        )
+        await a.cancel("j1")
+        await wait_for(lambda: b.get_job_nowait("j1").status is JobStatus.CANCELLED, 2.0)  # type: ignore[union-attr]
+        # b applied remote changes without echoing them back as changes of its own
+        assert jb.counters["remote_changes"] >= 4
+        rows = await _changes(pg_dsn, schema, jb.node_id)
+        assert rows == 0
+
+
+async def test_without_the_listener_changes_arrive_by_polling_within_a_second(
+    pg_dsn: str, schema: str
+) -> None:
+    a, _ = node(pg_dsn, schema)
+    b, jb = node(pg_dsn, schema)
+    async with a, b:
+        await wait_for(lambda: bool(jb.statistics()["listening"]), 3.0)
+        listener = jb.pg._listener
+        assert listener is not None
+        pid = listener.get_server_pid()
+        real_listen = jb.pg.listen
+
+        async def refused(*args: object) -> None:
+            raise OSError("listener connections refused (test)")
+
+        jb.pg.listen = refused  # type: ignore[method-assign]
+        conn = await asyncpg.connect(pg_dsn)
+        try:
+            await conn.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await conn.close()
+        await wait_for(lambda: not jb.statistics()["listening"], 2.0)
+        await a.schedule(tick, trigger=IntervalTrigger(hours=1), job_id="j2", function_name="tick")
+        took = await wait_for(lambda: b.get_job_nowait("j2") is not None, 3.0)
+        assert took <= 1.2  # the fallback poll (poll_interval 0.5 s)
+        jb.pg.listen = real_listen  # type: ignore[method-assign]
+        await wait_for(lambda: bool(jb.statistics()["listening"]), 3.0)
+        await a.schedule(tick, trigger=IntervalTrigger(hours=1), job_id="j3", function_name="tick")
+        took = await wait_for(lambda: b.get_job_nowait("j3") is not None, 3.0)
+        assert took < 0.5
+
+
+async def _changes(dsn: str, schema: str, node_id: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(
+            await conn.fetchval(f'SELECT count(*) FROM "{schema}".changes WHERE node = $1', node_id)
+        )
+    finally:
+        await conn.close()

@@ -1,0 +1,22 @@
+"""Module-level job functions for the persistence tests (stored by ``module:qualname``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CALLS: list[tuple[str, Any]] = []
+
+
+def record(tag: str, value: Any = None) -> str:
+    CALLS.append((tag, value))
+    return f"done {tag}"
+
+
+async def arecord(tag: str, value: Any = None) -> dict[str, Any]:
+    CALLS.append((tag, value))
+    return {"tag": tag, "n": len(CALLS)}
+
+
+def fail(tag: str) -> None:
+    CALLS.append((tag, None))
+    raise ValueError(f"boom {tag}")

@@ -1,0 +1,169 @@
+"""Encryption at rest: key ids, rotation, wrong keys, tampering, no plaintext (RELIABILITY E)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import persist_jobs
+import pytest
+
+from asyncron import AsyncScheduler, IntervalTrigger
+from asyncron._crypto import Keyring
+from asyncron._persistence import StoreJournal
+from asyncron.stores import DecryptionError, JsonFileStore, SQLiteStore
+from asyncron.testing import VirtualClock
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+K1, K2 = Keyring.generate_key(), Keyring.generate_key()
+CANARY = "s3cr3t-CANARY"
+
+
+def journal(path: Path, keyring: Keyring | None) -> StoreJournal:
+    store = SQLiteStore(path) if path.suffix == ".db" else JsonFileStore(path)
+    return StoreJournal(store, keyring=keyring)
+
+
+@pytest.fixture(params=["state.json", "jobs.db"])
+def path(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    persist_jobs.CALLS.clear()
+    return tmp_path / request.param
+
+
+def file_bytes(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+async def schedule_secret_jobs(path: Path, keyring: Keyring | None, n: int = 3) -> list[str]:
+    clock = VirtualClock(start=T0)
+    async with AsyncScheduler(clock=clock, store=journal(path, keyring)) as s:
+        return [
+            await s.schedule(
+                persist_jobs.record,
+                trigger=IntervalTrigger(hours=1),
+                args=(f"j{i}",),
+                kwargs={"value": {"password": CANARY}},
+            )
+            for i in range(n)
+        ]
+
+
+@pytest.mark.asyncio
+async def test_arguments_are_not_stored_in_plaintext(path: Path) -> None:
+    await schedule_secret_jobs(path, Keyring({"k1": K1}))
+    for stored in _files_of(path):
+        assert CANARY.encode() not in stored
+
+
+def _files_of(path: Path) -> list[bytes]:
+    return [p.read_bytes() for p in path.parent.glob(path.name + "*")]
+
+
+@pytest.mark.asyncio
+async def test_missing_key_leaves_jobs_unresolved_and_bytes_untouched(
+    path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = await schedule_secret_jobs(path, Keyring({"k1": K1}))
+    plain = await schedule_secret_jobs_plain(path)
+    digest = _digest_rows(path, ids)
+    for keyring in (None, Keyring({"k2": K2})):
+        clock = VirtualClock(start=T0 + timedelta(minutes=30))
+        j = journal(path, keyring)
+        with caplog.at_level(logging.WARNING, "asyncron"):
+            async with AsyncScheduler(clock=clock, store=j) as s:
+                assert {u.id for u in j.unresolved} == set(ids)
+                assert all("key id 'k1'" in u.reason for u in j.unresolved)
+                assert (await s.get_job(plain)) is not None  # unencrypted jobs still load
+                await clock.advance(3600)  # ... and keep firing and being saved
+        assert _digest_rows(path, ids) == digest
+        assert CANARY not in caplog.text
+    clock = VirtualClock(start=T0 + timedelta(minutes=30))
+    # (the plain job was sealed with k2, the active key, when the k2 keyring saved it)
+    j = journal(path, Keyring({"k1": K1, "k2": K2}))
+    async with AsyncScheduler(clock=clock, store=j) as s:
+        assert j.unresolved == []
+        job = await s.get_job(ids[0])
+        assert job is not None and job.kwargs == {"value": {"password": CANARY}}
+
+
+async def schedule_secret_jobs_plain(path: Path) -> str:
+    clock = VirtualClock(start=T0)
+    j = journal(path, Keyring({"k1": K1}))
+    async with AsyncScheduler(clock=clock, store=j) as s:
+        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("p",))
+    # store that one row unencrypted, as a job saved before encryption was turned on
+    store = SQLiteStore(path) if path.suffix == ".db" else JsonFileStore(path)
+    await store.open()
+    row = await store.get_job(jid)
+    assert row is not None
+    await store.write_batch([row.evolve(arguments={"args": ["p"], "kwargs": {}})])
+    await store.close()
+    return jid
+
+
+def _digest_rows(path: Path, ids: list[str]) -> str:
+    import json
+    import sqlite3
+
+    if path.suffix == ".db":
+        with sqlite3.connect(path) as conn:
+            docs = [
+                conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (i,)).fetchone()[0]
+                for i in ids
+            ]
+        return hashlib.sha256("".join(docs).encode()).hexdigest()
+    rows = {r["id"]: r for r in json.loads(path.read_text())["jobs"]}
+    return hashlib.sha256(json.dumps([rows[i] for i in ids]).encode()).hexdigest()
+
+
+@pytest.mark.asyncio
+async def test_rotation_reencrypts_every_row_with_the_active_key(path: Path) -> None:
+    ids = await schedule_secret_jobs(path, Keyring({"k1": K1}))
+    ring = Keyring({"k1": K1, "k2": K2}, active="k2")
+    j = journal(path, ring)
+    async with AsyncScheduler(clock=VirtualClock(start=T0), store=j):
+        assert await j.rotate_keys() == {"rewritten": len(ids), "unresolved": 0}
+    j = journal(path, Keyring({"k2": K2}))  # k1 can now be dropped
+    async with AsyncScheduler(clock=VirtualClock(start=T0), store=j) as s:
+        assert j.unresolved == []
+        assert len(await s.list_jobs()) == len(ids)
+
+
+def test_tampering_swapping_and_truncation_fail_authentication() -> None:
+    ring = Keyring({"k1": K1})
+    a = ring.encrypt(b'{"args":[1],"kwargs":{}}', job_id="a", field="arguments")
+    b = ring.encrypt(b'{"args":[2],"kwargs":{}}', job_id="b", field="arguments")
+    assert ring.decrypt(a, job_id="a", field="arguments") == b'{"args":[1],"kwargs":{}}'
+    import base64
+
+    ct = bytearray(base64.b64decode(a["ct"]))
+    ct[3] ^= 1
+    flipped = {**a, "ct": base64.b64encode(bytes(ct)).decode()}
+    cases = [
+        (flipped, "a", "arguments", "authentication failed"),
+        (b, "a", "arguments", "authentication failed"),  # swapped between jobs
+        (a, "a", "result", "authentication failed"),  # moved to another field
+        ({**a, "nonce": a["nonce"][:8]}, "a", "arguments", "nonce"),
+        ({**a, "kid": "k9"}, "a", "arguments", "key id 'k9' not in keyring"),
+    ]
+    for env, job_id, field, message in cases:
+        with pytest.raises(DecryptionError, match=message):
+            ring.decrypt(env, job_id=job_id, field=field)
+
+
+def test_nonces_never_repeat() -> None:
+    ring = Keyring({"k1": K1})
+    nonces = {ring.encrypt(b"x", job_id="a", field="f")["nonce"] for _ in range(100_000)}
+    assert len(nonces) == 100_000
+
+
+def test_keyring_validates_keys_and_never_shows_them() -> None:
+    from asyncron.errors import InvalidJobError
+
+    with pytest.raises(InvalidJobError, match="32-byte"):
+        Keyring({"k": b"short"})
+    with pytest.raises(InvalidJobError, match="'k2' is not in the keyring"):
+        Keyring({"k1": K1}, active="k2")
+    assert K1 not in repr(Keyring({"k1": K1}))

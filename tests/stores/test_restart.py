@@ -1,0 +1,245 @@
+"""Restart scenarios through the real engine, with a VirtualClock (RELIABILITY B, D3)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import persist_jobs
+import pytest
+
+from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus
+from asyncron._persistence import MisfirePolicy, StoreJournal
+from asyncron.errors import InvalidJobError
+from asyncron.stores import JsonFileStore, SQLiteStore, StoreLockedError
+from asyncron.testing import VirtualClock
+
+pytestmark = pytest.mark.asyncio
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["json", "sqlite"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    persist_jobs.CALLS.clear()
+    name = "state.json" if request.param == "json" else "jobs.db"
+    return f"{request.param}://{tmp_path / name}"
+
+
+def engine(url: str | StoreJournal, at: datetime) -> tuple[AsyncScheduler, VirtualClock]:
+    clock = VirtualClock(start=at)
+    return AsyncScheduler(clock=clock, store=url), clock
+
+
+async def test_jobs_resume_with_counts_results_and_next_fire(url: str) -> None:
+    s, clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(
+            persist_jobs.arecord, trigger=IntervalTrigger(minutes=1), args=("tick",), max_runs=5
+        )
+        await clock.advance(180)
+    s, clock = engine(url, T0 + timedelta(seconds=200))
+    async with s:
+        job = await s.get_job(jid)
+        assert job is not None
+        assert (job.run_count, job.max_runs, job.result) == (3, 5, {"tag": "tick", "n": 3})
+        assert job.next_run == T0 + timedelta(minutes=4)
+        assert job.args == ("tick",)
+        await clock.advance(600)
+        final = await s.get_job(jid)
+        assert final is not None and final.run_count == 5 and final.status is JobStatus.COMPLETED
+    assert len(persist_jobs.CALLS) == 5  # nothing fired twice across the restart
+
+
+async def test_missed_cron_fires_coalesce_into_one_late_run_by_default(url: str) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(
+            persist_jobs.record, trigger=CronTrigger.from_expression("0 * * * *", "UTC"),
+            args=("hourly",),
+        )  # fmt: skip
+    s, clock = engine(url, T0 + timedelta(hours=5, minutes=30))
+    async with s:
+        await clock.advance(1)
+        plan = s._journal.misfires[jid]  # type: ignore[union-attr]
+        assert plan.missed == 5 and plan.skipped == 4
+        job = await s.get_job(jid)
+        assert job is not None and job.run_count == 1
+        assert job.next_run == T0 + timedelta(hours=6)
+
+
+async def test_catch_up_all_runs_each_missed_fire_bounded(tmp_path: Path) -> None:
+    persist_jobs.CALLS.clear()
+    path = tmp_path / "s.json"
+    journal = StoreJournal(JsonFileStore(path), misfire=MisfirePolicy("all", max_count=3))
+    s, clock = engine(journal, T0)
+    async with s:
+        jid = await s.schedule(persist_jobs.record, trigger="0 * * * *", args=("c",))
+    journal = StoreJournal(JsonFileStore(path), misfire=MisfirePolicy("all", max_count=3))
+    s, clock = engine(journal, T0 + timedelta(hours=10, minutes=1))
+    async with s:
+        await clock.advance(1)
+        for _ in range(20):
+            await clock.wait_idle()
+        job = await s.get_job(jid)
+        assert job is not None and job.run_count == 3
+        assert journal.misfires[jid].skipped == 7
+
+
+async def test_run_cut_short_by_crash_is_recorded_as_interrupted(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("x",))
+    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
+    s, _clock = engine(url, T0 + timedelta(hours=1, minutes=5))
+    with caplog.at_level(logging.WARNING, "asyncron"):
+        async with s:
+            job = await s.get_job(jid)
+            assert job is not None and job.error is not None and "Interrupted" in job.error
+            assert job.run_count == 1 and job.failure_count == 1
+            assert job.next_run == T0 + timedelta(hours=2)
+    assert "interrupted" in caplog.text.lower() or "Interrupted" in caplog.text
+    assert persist_jobs.CALLS == []
+
+
+async def test_run_cut_short_by_crash_is_rerun_when_configured(tmp_path: Path) -> None:
+    persist_jobs.CALLS.clear()
+    path = tmp_path / "s.json"
+    s, clock = engine(StoreJournal(JsonFileStore(path), on_crash="rerun"), T0)
+    async with s:
+        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("r",))
+    await _edit_row(f"json://{path}", jid, running_fire=T0.timestamp() + 3600,
+                    next_run=T0.timestamp() + 7200)  # fmt: skip
+    journal = StoreJournal(JsonFileStore(path), on_crash="rerun")
+    s, clock = engine(journal, T0 + timedelta(hours=1, minutes=5))
+    async with s:
+        for _ in range(5):
+            await clock.wait_idle()
+        assert persist_jobs.CALLS == [("r", None)]
+        assert journal.interrupted == [(jid, T0 + timedelta(hours=1))]
+
+
+async def test_per_job_on_crash_option_of_the_engine_is_stored_and_honoured(url: str) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(
+            persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("p",), on_crash="rerun"
+        )
+    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
+    s, clock = engine(url, T0 + timedelta(hours=1, minutes=5))
+    async with s:
+        for _ in range(5):
+            await clock.wait_idle()
+        assert persist_jobs.CALLS == [("p", None)]
+
+
+async def test_unregistered_function_is_kept_untouched_and_comes_back(url: str) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(
+            persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("u",),
+            function_name="billing.send_v1",
+        )  # fmt: skip
+        other = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("o",))
+    before = await _raw_row(url, jid)
+    s, clock = engine(url, T0 + timedelta(minutes=1))
+    async with s:
+        journal = s._journal
+        assert isinstance(journal, StoreJournal)
+        [unresolved] = journal.unresolved
+        assert unresolved.id == jid and "billing.send_v1" in unresolved.reason
+        shown = await s.get_job(jid)
+        assert shown is not None and shown.status is JobStatus.UNRESOLVED
+        assert shown.error is not None and "billing.send_v1" in shown.error
+        assert [j.id for j in await s.list_jobs("unresolved")] == [jid]
+        assert await s.get_job(other) is not None
+        await clock.advance(3600)  # other jobs keep firing and being saved
+        assert await _raw_row(url, jid) == before
+        assert journal.register_function("billing.send_v1", persist_jobs.record) == 1
+        assert journal.unresolved == []
+        assert (await s.get_job(jid)) is not None
+        await clock.advance(3600)
+    assert ("u", None) in persist_jobs.CALLS
+
+
+async def test_unknown_time_zone_in_store_is_unresolved_not_deleted(url: str) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(persist_jobs.record, trigger="0 3 * * *", args=("tz",))
+    await _edit_trigger_zone(url, jid, "Mars/Olympus")
+    s, _clock = engine(url, T0)
+    async with s:
+        [u] = s._journal.unresolved  # type: ignore[union-attr]
+        assert "Mars/Olympus" in u.reason
+
+
+async def test_lambda_is_refused_at_schedule_time_with_advice(url: str) -> None:
+    s, _clock = engine(url, T0)
+    async with s:
+        with pytest.raises(InvalidJobError, match="register_function"):
+            await s.schedule(lambda: None, trigger=60)
+        with pytest.raises(InvalidJobError, match=r"kwargs\['s'\]"):
+            await s.schedule(persist_jobs.record, trigger=60, args=("x",), kwargs={"s": {1}})
+        assert await s.list_jobs() == []
+
+
+async def test_second_scheduler_on_the_same_file_gets_a_clear_error(url: str) -> None:
+    s1, _ = engine(url, T0)
+    s2, _ = engine(url, T0)
+    async with s1:
+        with pytest.raises(StoreLockedError, match="already open in another process"):
+            await s2.start()
+        assert not s2.running
+
+
+async def test_failed_run_error_survives_restart(url: str) -> None:
+    s, clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(persist_jobs.fail, trigger=IntervalTrigger(hours=1), args=("f",))
+        await clock.advance(3600)
+    s, _clock = engine(url, T0 + timedelta(minutes=61))
+    async with s:
+        job = await s.get_job(jid)
+        assert job is not None and job.error == "ValueError: boom f" and job.failure_count == 1
+
+
+# -- helpers: edit the stored record as a crash or a tamperer would --------------------------------
+
+
+def _store(url: str) -> JsonFileStore | SQLiteStore:
+    kind, path = url.split("://", 1)
+    return JsonFileStore(path) if kind == "json" else SQLiteStore(path)
+
+
+async def _edit_row(url: str, job_id: str, **changes: object) -> None:
+    store = _store(url)
+    await store.open()
+    row = await store.get_job(job_id)
+    assert row is not None
+    await store.write_batch([row.evolve(**changes)])
+    await store.close()
+
+
+async def _edit_trigger_zone(url: str, job_id: str, zone: str) -> None:
+    store = _store(url)
+    await store.open()
+    row = await store.get_job(job_id)
+    assert row is not None
+    await store.write_batch([row.evolve(trigger={**row.trigger, "timezone": zone})])
+    await store.close()
+
+
+async def _raw_row(url: str, job_id: str) -> str:
+    store = _store(url)
+    if isinstance(store, JsonFileStore):
+        doc = json.loads(store.path.read_text())
+        return json.dumps([r for r in doc["jobs"] if r["id"] == job_id])
+    import sqlite3
+
+    assert store.path is not None
+    with sqlite3.connect(store.path) as conn:
+        row = conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (job_id,)).fetchone()
+    return str(row[0])

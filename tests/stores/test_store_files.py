@@ -1,0 +1,169 @@
+"""Embedded store files: corruption, versions, locking (RELIABILITY R6, B)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from asyncron.abc import StoredJob
+from asyncron.stores import (
+    JsonFileStore,
+    SQLiteStore,
+    StoreLockedError,
+    StoreVersionError,
+    store_from_url,
+)
+from asyncron.stores.memory import MemoryStore
+
+pytestmark = pytest.mark.asyncio
+
+ROW = StoredJob("a", "a", "persist_jobs:record", {"type": "interval"}, {"args": [], "kwargs": {}})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b'{"format":"asyncron.jobs","version":1,"jobs":[{"id":', b"\x00\x01garbage",
+     b'{"format":"other"}', b'{"format":"asyncron.jobs","version":1,"jobs":{}}', b"[]"],
+)  # fmt: skip
+async def test_corrupt_json_file_is_moved_aside_never_overwritten(
+    tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    store = JsonFileStore(path)
+    with caplog.at_level(logging.WARNING, "asyncron.stores"):
+        await store.open()
+    try:
+        assert store.moved_aside is not None and store.moved_aside.read_bytes() == content
+        assert ".corrupt-" in store.moved_aside.name
+        assert str(store.moved_aside) in caplog.text
+        assert await store.list_jobs() == []
+        await store.write_batch([ROW])
+        assert store.moved_aside.read_bytes() == content
+    finally:
+        await store.close()
+
+
+async def test_one_bad_record_is_kept_verbatim_and_the_rest_load(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    bad = {"id": "b", "name": 5}
+    path.write_text(
+        json.dumps({"format": "asyncron.jobs", "version": 1, "jobs": [ROW.to_doc(), bad]})
+    )
+    store = JsonFileStore(path)
+    await store.open()
+    assert [j.id for j in await store.list_jobs()] == ["a"] and len(store.quarantined) == 1
+    await store.write_batch([ROW.evolve(run_count=1)])
+    await store.close()
+    assert bad in json.loads(path.read_text())["jobs"]
+
+
+async def test_newer_json_format_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    content = json.dumps({"format": "asyncron.jobs", "version": 99, "jobs": []})
+    path.write_text(content)
+    with pytest.raises(StoreVersionError, match="version 99"):
+        await JsonFileStore(path).open()
+    assert path.read_text() == content
+    await JsonFileStore(path).close()  # the lock was released: a new store can open later
+
+
+async def test_newer_sqlite_schema_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "jobs.db"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE asyncron_meta SET value='7' WHERE key='schema_version'")
+    with pytest.raises(StoreVersionError, match="schema version 7"):
+        await SQLiteStore(path).open()
+
+
+async def test_garbage_sqlite_file_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"this is not a database" * 100)
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert store.moved_aside is not None
+        assert store.moved_aside.read_bytes().startswith(b"this is not")
+        assert await store.integrity_check() == "ok"
+    finally:
+        await store.close()
+
+
+async def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLiteStore(tmp_path / "jobs.db")
+    await store.open()
+    await store.write_batch([ROW])
+    await store.close()
+    with sqlite3.connect(tmp_path / "jobs.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.parametrize("name", ["state.json", "jobs.db"])
+async def test_second_process_on_same_file_gets_clear_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    store = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}://{path}")
+    await store.open()
+    try:
+        code = textwrap.dedent(
+            f"""
+            import asyncio
+            from asyncron.stores import store_from_url, StoreLockedError
+            async def main():
+                try:
+                    await store_from_url({str(store.description.split(" ", 2)[-1])!r}).open()
+                except StoreLockedError as exc:
+                    print("LOCKED", exc)
+            asyncio.run(main())
+            """
+        )
+        out = subprocess.run(  # noqa: ASYNC221 - a short child process
+            [sys.executable, "-c", code], capture_output=True, text=True
+        )
+        assert "LOCKED" in out.stdout and "already open in another process (pid" in out.stdout
+        assert "PostgreSQL" in out.stdout
+    finally:
+        await store.close()
+    again = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}://{path}")
+    await again.open()  # released on close
+    await again.close()
+
+
+async def test_same_process_second_store_object_is_refused(tmp_path: Path) -> None:
+    one, two = JsonFileStore(tmp_path / "s.json"), JsonFileStore(tmp_path / "s.json")
+    await one.open()
+    try:
+        with pytest.raises(StoreLockedError):
+            await two.open()
+    finally:
+        await one.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [("memory://", MemoryStore), ("json:///tmp/x/state.json", JsonFileStore),
+     ("sqlite:///tmp/x/jobs.db", SQLiteStore), ("/tmp/x/a.json", JsonFileStore),
+     ("rel/jobs.sqlite", SQLiteStore)],
+)  # fmt: skip
+async def test_store_urls(url: str, kind: type) -> None:
+    assert isinstance(store_from_url(url), kind)
+
+
+async def test_unknown_store_url_lists_the_allowed_schemes() -> None:
+    with pytest.raises(
+        ValueError, match=re.escape("memory://, json:///path/state.json or sqlite://")
+    ):
+        store_from_url("redis://localhost")

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import random
+
+from asyncron._heap import DeadlineHeap
+
+
+def test_pop_due_returns_entries_in_deadline_then_insertion_order() -> None:
+    heap: DeadlineHeap[str] = DeadlineHeap()
+    heap.push(2.0, "b1")
+    heap.push(1.0, "a")
+    heap.push(2.0, "b2")
+    heap.push(3.0, "c")
+    assert [e[2] for e in heap.pop_due(2.0)] == ["a", "b1", "b2"]
+    assert heap.next_deadline() == 3.0
+    assert len(heap) == 1
+
+
+def test_cancelled_entries_never_come_out_and_are_compacted() -> None:
+    heap: DeadlineHeap[int] = DeadlineHeap()
+    seqs = [heap.push(float(i), i) for i in range(5000)]
+    for seq in seqs[::2]:
+        heap.cancel(seq)
+    assert len(heap) == 2500
+    # compaction ran: the backing list is far smaller than everything ever pushed
+    assert len(heap._entries) < 5000
+    out = [e[2] for e in heap.pop_due(10_000.0)]
+    assert out == list(range(1, 5000, 2))
+    assert heap.next_deadline() is None
+
+
+def test_random_operations_match_a_sorted_reference() -> None:
+    rng = random.Random(7)
+    heap: DeadlineHeap[int] = DeadlineHeap()
+    live: dict[int, tuple[float, int]] = {}
+    for i in range(3000):
+        if live and rng.random() < 0.3:
+            seq = rng.choice(list(live))
+            heap.cancel(seq)
+            del live[seq]
+        else:
+            d = rng.uniform(0, 100)
+            seq = heap.push(d, i)
+            live[seq] = (d, i)
+    expected = [i for (d, s, i) in sorted((d, s, i) for s, (d, i) in live.items()) if d <= 50]
+    assert [e[2] for e in heap.pop_due(50.0)] == expected
