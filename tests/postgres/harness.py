@@ -35,7 +35,13 @@ def plan_jobs(
     on_crash: str = "abandon",
     prefix: str = "",
     overlap: str = "skip",
+    stagger: bool = False,
 ) -> list[dict[str, Any]]:
+    """Job specs for the worker processes.
+
+    With ``stagger`` the interval jobs' phases are spread evenly over one interval, so that their
+    fires are claimed in many small batches instead of one batch per instant.
+    """
     jobs: list[dict[str, Any]] = []
     for i in range(intervals):
         jobs.append(
@@ -43,7 +49,7 @@ def plan_jobs(
                 "id": f"{prefix}iv{i:03d}",
                 "kind": "interval",
                 "seconds": seconds,
-                "start": start,
+                "start": start + (i * seconds / intervals if stagger else 0.0),
                 "end": end,
                 "sleep": sleep,
                 "on_crash": on_crash,
