@@ -59,17 +59,31 @@ class CronParseError(InvalidTriggerError):
         self.token = token
         self.position = position
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),), self.__dict__)
+
 
 class InvalidJobError(AsyncronError, ValueError):
     """A job was given an argument it cannot accept (bad callable, bad max_runs, ...)."""
 
 
-class JobLookupError(AsyncronError, LookupError):
-    """No job with the given id exists."""
+class JobLookupError(AsyncronError, KeyError):
+    """No job with the given id exists.
+
+    A ``LookupError``, and more precisely a ``KeyError``, so that code written for APScheduler
+    (whose ``JobLookupError`` is a ``KeyError``) keeps working. Unlike a plain ``KeyError`` its
+    ``str()`` is the message itself, not its quoted repr.
+    """
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no job with id {job_id!r}")
         self.job_id = job_id
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.job_id,), self.__dict__)
 
 
 class JobStateError(AsyncronError, RuntimeError):
@@ -93,6 +107,9 @@ class DependencyCycleError(AsyncronError, ValueError):
     def __init__(self, cycle: list[str]) -> None:
         super().__init__("dependency cycle: " + " -> ".join(cycle))
         self.cycle = cycle
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cycle,), self.__dict__)
 
 
 class RunTimeoutError(AsyncronError, TimeoutError):

@@ -59,23 +59,34 @@ class IntervalTrigger(Trigger):
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> None:
-        total = timedelta(
-            weeks=_number("weeks", weeks),
-            days=_number("days", days),
-            hours=_number("hours", hours),
-            minutes=_number("minutes", minutes),
-            seconds=_number("seconds", seconds),
-            milliseconds=_number("milliseconds", milliseconds),
-        )
+        units = {
+            "weeks": _number("weeks", weeks),
+            "days": _number("days", days),
+            "hours": _number("hours", hours),
+            "minutes": _number("minutes", minutes),
+            "seconds": _number("seconds", seconds),
+            "milliseconds": _number("milliseconds", milliseconds),
+        }
+        total = timedelta(**units)
+        given = [f"{name}={value:g}" for name, value in units.items() if value]
         if interval is not None:
             if isinstance(interval, timedelta):
                 total += interval
+                given.insert(0, f"interval=timedelta(seconds={interval.total_seconds():g})")
             else:
-                total += timedelta(seconds=_number("interval", interval))
+                number = _number("interval", interval)
+                total += timedelta(seconds=number)
+                given.insert(0, f"interval={number:g}")
         if total <= _ZERO:
+            got = (
+                f"got {', '.join(given)} ({total.total_seconds():g} s in total)"
+                if given
+                else "got no length at all (weeks, days, hours, minutes, seconds and "
+                "milliseconds are all 0)"
+            )
             raise InvalidTriggerError(
-                f"interval: must be positive, got {total!r} ({total.total_seconds()} s); "
-                "give a positive span such as seconds=30 or timedelta(minutes=5)"
+                f"interval: must be positive, {got}; give a positive span such as seconds=30, "
+                "minutes=5 or timedelta(minutes=5)"
             )
         if (
             start is not None
@@ -111,13 +122,23 @@ class IntervalTrigger(Trigger):
         return from_time.tzinfo or UTC
 
     def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
-        if from_time is not None and from_time.tzinfo is UTC and self.start is None:
+        """Return the first fire strictly after ``from_time`` (default now), or None past ``end``.
+
+        A naive ``from_time`` is read in the local zone. The result is aware: in ``start``'s zone
+        when ``start`` is given, else in ``from_time``'s zone (the local zone for a naive one, UTC
+        for None).
+
+        Raises:
+            InvalidTriggerError: ``from_time`` is not a datetime.
+        """
+        if from_time is None:
+            from_time = datetime.now(UTC)
+        elif from_time.__class__ is datetime and from_time.tzinfo is UTC and self.start is None:
             # fast path (the engine's case): UTC arithmetic is elapsed time already
             candidate = from_time + self.interval
             return None if self.end is not None and candidate > self.end else candidate
-        if from_time is None:
-            from_time = datetime.now(UTC)
         else:
+            # ensure_aware refuses a non-datetime with an error naming from_time
             from_time = ensure_aware(from_time, local_zone(), field="from_time")
         # Arithmetic in UTC: adding a timedelta to a ZoneInfo-aware datetime is wall-clock
         # arithmetic, which would stretch an interval across a DST change.
