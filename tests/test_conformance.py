@@ -1718,3 +1718,98 @@ def test_sync_scheduler_accepts_a_virtual_clock() -> None:
         assert job is not None and job.next_run == datetime(2026, 1, 1, 1, tzinfo=UTC)
     finally:
         s.stop()
+
+
+# ==================================================================================================
+# Found by the audit
+# ==================================================================================================
+
+
+def test_stop_unblocks_a_thread_waiting_for_a_job_that_never_ends() -> None:
+    s = Scheduler(stop_timeout=1)
+    s.start()
+    job_id = s.schedule(print, trigger=IntervalTrigger(hours=1))
+    outcome: list[BaseException | Job] = []
+
+    def waiter() -> None:
+        try:
+            outcome.append(s.wait_job(job_id))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    s.stop()
+    thread.join(WAIT)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 1.5
+    assert len(outcome) == 1 and isinstance(outcome[0], E.SchedulerStateError)
+    assert "stopped" in str(outcome[0]) and "wait_job" in str(outcome[0])
+
+
+def test_a_job_can_be_cancelled_while_a_thread_waits_for_it(sched: Scheduler) -> None:
+    job_id = sched.schedule(print, trigger=IntervalTrigger(hours=1))
+    sched.start()
+    result: list[Job] = []
+    thread = threading.Thread(target=lambda: result.append(sched.wait_job(job_id)))
+    thread.start()
+    time.sleep(0.02)
+    assert sched.cancel(job_id)
+    thread.join(WAIT)
+    assert result and result[0].status is JobStatus.CANCELLED
+
+
+@pytest.mark.asyncio
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: AsyncScheduler.stop() leaves wait_job() waiters of unfinished jobs pending "
+    "forever (_scheduler.py)",
+)
+async def test_async_wait_job_ends_when_the_scheduler_stops() -> None:
+    async with AsyncScheduler() as s:
+        job_id = await s.schedule(print, trigger=IntervalTrigger(hours=1))
+        waiter = asyncio.create_task(s.wait_job(job_id))
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    done = waiter.done()
+    if not done:
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+    assert done
+    assert isinstance(waiter.exception(), E.SchedulerStateError)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: IntervalTrigger(seconds="5"),
+        lambda: OnceTrigger("2026-01-01"),
+        lambda: CronTrigger.from_expression(5),
+        lambda: CronTrigger.from_expression("* * * * *", timezone=5),
+        lambda: IntervalTrigger(seconds=5).get_next_run("now"),
+    ],
+)
+def test_wrong_argument_types_are_both_type_and_value_errors(make: Any) -> None:
+    with pytest.raises(TypeError) as info:
+        make()
+    assert isinstance(info.value, ValueError) and isinstance(info.value, E.AsyncronError)
+
+
+def test_schedule_non_callable_is_also_a_type_error(sched: Scheduler) -> None:
+    # APScheduler raises TypeError here; ValueError (the spec's tree) works too
+    with pytest.raises(TypeError, match="callable"):
+        sched.schedule(42)  # type: ignore[arg-type]
+
+
+def test_pipeline_given_a_flat_list_of_callables_says_how_to_write_it() -> None:
+    def extract() -> None: ...
+
+    def load() -> None: ...
+
+    with pytest.raises(ValueError) as info:
+        JobPipeline(stages=[extract, load])  # type: ignore[list-item]
+    assert "stages=[[extract], [load]]" in str(info.value)
+    assert "stages=[[extract, load]]" in str(info.value)

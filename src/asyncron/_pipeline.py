@@ -48,12 +48,12 @@ _POLICIES: Final = ("fail_fast", "continue")
 # -- errors ---------------------------------------------------------------------------------------
 
 
-class InvalidPipelineError(InvalidJobError, TypeError):
+class InvalidPipelineError(InvalidJobError):
     """A pipeline or a stage was given something it cannot accept.
 
-    It is both a ``ValueError`` (through :class:`~asyncron.errors.InvalidJobError`, like every bad
-    argument in asyncron) and a ``TypeError`` (most faults are a wrong type or a signature that
-    cannot take the stage input), so either ``except`` works. The message names the stage index,
+    Like every :class:`~asyncron.errors.InvalidJobError` it is both a ``ValueError`` and a
+    ``TypeError`` (most faults are a wrong type or a signature that cannot take the stage input),
+    so either ``except`` works. The message names the stage index,
     the callable and what is allowed.
     """
 
@@ -354,7 +354,18 @@ class JobPipeline:
                     f"stages: expected a list of stages (each a list of callables) or None, got "
                     f"{type(stages).__name__} {stages!r}"
                 )
-            for stage in stages:
+            given: list[Any] = list(stages)
+            if given and all(callable(stage) for stage in given):
+                # JobPipeline(stages=[f, g]): a flat list. Say how to write it instead of
+                # complaining about "stage 0" only.
+                labels = [_short_name(stage) for stage in given]
+                raise InvalidPipelineError(
+                    f"stages: expected a list of stages, each a list of callables, got a flat "
+                    f"list of callables; write stages=[{', '.join(f'[{n}]' for n in labels)}] "
+                    f"for one callable per stage, or stages=[[{', '.join(labels)}]] to run them "
+                    "concurrently in one stage"
+                )
+            for stage in given:
                 self.add_stage(stage)
 
     # -- building -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ fires or records anything itself.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import importlib.util
 import inspect
 import threading
@@ -42,6 +43,7 @@ class _LoopThread:
         self._portal: BlockingPortal | None = None
         self._exit: anyio.Event | None = None
         self._error: BaseException | None = None
+        self._closing = False
         self.ident: int | None = None
         self.thread = threading.Thread(target=self._main, name="asyncron-loop", daemon=True)
 
@@ -69,11 +71,29 @@ class _LoopThread:
             self._portal = portal
             self._ready.set()
             await self._exit.wait()
+            # A call still waiting in the loop (another thread's wait_job() for a job that will
+            # never end, say) would keep the portal, and so stop(), waiting forever: cancel it;
+            # its caller gets a SchedulerStateError (see call()).
+            self._closing = True
+            await portal.stop(cancel_remaining=True)
 
     def call(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` on the loop and return its result.
+
+        Raises:
+            SchedulerStateError: the scheduler stopped while the call was waiting.
+        """
         assert self._portal is not None
         portal_call: Callable[..., Any] = self._portal.call
-        return portal_call(func, *args)
+        try:
+            return portal_call(func, *args)
+        except concurrent.futures.CancelledError:
+            if not self._closing:
+                raise
+            name = getattr(func, "__name__", "call")
+            raise SchedulerStateError(
+                f"{name.lstrip('_')}(): the scheduler was stopped while this call was waiting"
+            ) from None
 
     def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
         assert self._portal is not None

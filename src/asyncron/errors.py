@@ -4,6 +4,12 @@ Every error asyncron raises derives from :class:`AsyncronError`; each leaf also 
 builtin exception a user would naturally catch (``ValueError``, ``LookupError``, ``RuntimeError``),
 so ``except ValueError`` around ``CronTrigger.from_expression`` works as expected (the httpx /
 Starlette convention).
+
+A bad argument is reported as one error whether its type or its value is wrong: the
+``Invalid...Error`` classes are both a ``ValueError`` and a ``TypeError``, so code written for
+either convention (``IntervalTrigger(seconds="5")`` or ``schedule("not callable")`` caught as a
+``TypeError``, as APScheduler raises them; ``IntervalTrigger(seconds=0)`` caught as a
+``ValueError``) works unchanged.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ class AsyncronError(Exception):
     """Root of every error raised by asyncron itself."""
 
 
-class InvalidTriggerError(AsyncronError, ValueError):
-    """A trigger was given an argument it cannot accept.
+class InvalidTriggerError(AsyncronError, ValueError, TypeError):
+    """A trigger was given an argument it cannot accept (wrong value or wrong type).
 
-    The message names the field, the value and what is allowed.
+    The message names the field, the value and what is allowed. Both a ``ValueError`` and a
+    ``TypeError``.
     """
 
 
@@ -63,8 +70,11 @@ class CronParseError(InvalidTriggerError):
         return (type(self), (str(self),), self.__dict__)
 
 
-class InvalidJobError(AsyncronError, ValueError):
-    """A job was given an argument it cannot accept (bad callable, bad max_runs, ...)."""
+class InvalidJobError(AsyncronError, ValueError, TypeError):
+    """A job was given an argument it cannot accept (bad callable, bad max_runs, ...).
+
+    Both a ``ValueError`` and a ``TypeError``; the message names the argument.
+    """
 
 
 class JobLookupError(AsyncronError, KeyError):
