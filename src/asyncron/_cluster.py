@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -159,6 +160,9 @@ class ClusterJournal(StoreJournal):
         # fires this node won and has not started yet / is running: (job id, fire us) -> token
         self._claimed: dict[tuple[str, int], int] = {}
         self._running: dict[tuple[str, int], int] = {}
+        # when each held lease was last known good: the local monotonic instant at which the
+        # statement that granted or renewed it was sent (the database's expiry is later)
+        self._confirmed: dict[tuple[str, int], float] = {}
         self._finishing: list[tuple[str, int, int, str, str | None]] = []
         self._finish_wake: asyncio.Event | None = None
         self._changes_wake: asyncio.Event | None = None
@@ -301,23 +305,30 @@ class ClusterJournal(StoreJournal):
                     # A job added a moment ago must be in the database before it is claimed.
                     await self._retry(outage, self.flush)
                 key = secrets.token_hex(8)
-                won = await self._retry(
-                    outage,
-                    functools.partial(
-                        self.pg.claim_fires,
+                sent = [0.0]
+
+                async def attempt(
+                    batch: list[tuple[ClaimRequest, asyncio.Future[bool]]] = batch,
+                    key: str = key,
+                    sent: list[float] = sent,
+                ) -> dict[tuple[str, int], int]:
+                    sent[0] = time.monotonic()
+                    return await self.pg.claim_fires(
                         [r for r, _ in batch],
                         self.node_id,
                         self.lease,
                         key=key,
                         max_lead=self.max_clock_lead,
-                    ),
-                )
+                    )
+
+                won = await self._retry(outage, attempt)
                 if won:
                     fault_point("after_advance")
                 for request, fut in batch:
                     token = won.get((request.job_id, to_us(request.fire_ts)))
                     if token is not None:
                         self._claimed[(request.job_id, to_us(request.fire_ts))] = token
+                        self._confirmed[(request.job_id, to_us(request.fire_ts))] = sent[0]
                         self.counters["claims_won"] += 1
                     else:
                         self.counters["claims_lost"] += 1
@@ -350,8 +361,10 @@ class ClusterJournal(StoreJournal):
     async def _renew_loop(self) -> None:
         outage = _Outage(self.store.description, "renewing leases")
         period = self.lease / 3
+        delay = period
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(delay)
+            delay = period
             fault_point("before_renew")
             held = [(k[0], k[1], t) for k, t in self._running.items()]
             try:
@@ -359,19 +372,55 @@ class ClusterJournal(StoreJournal):
                 db_now = await self.pg.database_time()
                 t1 = self._engine_time()
                 self._clock_offset = db_now - (t0 + t1) / 2
+                sent = time.monotonic()
                 renewed = await self.pg.renew_leases(self.node_id, held, self.lease)
             except self._errors as exc:
                 outage.failed(exc)
+                delay = self._expire_unconfirmed(period)
                 continue
             outage.ok()
             for job_id, fire_us, token in held:
                 key = (job_id, fire_us)
-                if key in renewed or self._running.get(key) != token:
+                if key in renewed:
+                    self._confirmed[key] = sent
+                    continue
+                if self._running.get(key) != token:
                     continue
                 self._running.pop(key, None)
+                self._confirmed.pop(key, None)
                 self.counters["leases_lost"] += 1
                 if self._engine is not None:
                     self._engine.lease_lost(job_id, fire_us / 1_000_000)
+            stale = [k for k in self._confirmed if k not in self._running and k not in self._claimed]
+            for key in stale:
+                del self._confirmed[key]
+
+    def _expire_unconfirmed(self, period: float) -> float:
+        """Stop the runs whose lease may have lapsed while the database could not be reached.
+
+        A lease renewed (or granted) by a statement sent at local instant ``t`` expires on the
+        database no earlier than ``t + lease``. Once that instant is near without a renewal,
+        another node may take the fire over as soon as the database is back, so this node stops
+        its run first (as when a renewal is refused): a ``rerun`` fire then runs again once,
+        never twice at the same time. Returns how long to wait before the next renewal attempt.
+        """
+        now = time.monotonic()
+        margin = min(0.1 * self.lease, 0.5)
+        finishing = {(f[0], f[1]) for f in self._finishing}
+        soonest = now + period
+        for key in list(self._running):
+            if key in finishing:
+                continue  # the run has ended; its outcome is waiting to be written
+            expires = self._confirmed.get(key, now) + self.lease - margin
+            if expires > now:
+                soonest = min(soonest, expires)
+                continue
+            self._running.pop(key, None)
+            self._confirmed.pop(key, None)
+            self.counters["leases_lost"] += 1
+            if self._engine is not None:
+                self._engine.lease_lost(key[0], key[1] / 1_000_000)
+        return max(0.01, min(period, soonest - now))
 
     async def _finish_loop(self) -> None:
         wake = self._finish_wake
@@ -412,6 +461,7 @@ class ClusterJournal(StoreJournal):
             await asyncio.sleep(period)
             since_prune += period
             try:
+                sent = time.monotonic()
                 found = await self.pg.recover_expired(self.node_id, self.lease)
                 if since_prune > 60:
                     since_prune = 0.0
@@ -431,6 +481,7 @@ class ClusterJournal(StoreJournal):
                         rec.previous_owner,
                     )
                     continue
+                self._confirmed[(rec.job_id, to_us(rec.fire_ts))] = sent
                 await self._rerun(rec.job_id, rec.fire_ts, rec.attempt, rec.token, rec)
 
     async def _rerun(self, job_id: str, fire_ts: float, attempt: int, token: int, rec: Any) -> None:

@@ -101,23 +101,30 @@ class Cluster:
     lease: float = 1.0
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     config: Path | None = None
+    #: where the nodes' store lives, when not on ``dsn`` (the audit table always is on ``dsn``)
+    store_dsn: str | None = None
+    #: the jobs record when each run ended or was cancelled (see :meth:`spans`)
+    track_end: bool = False
 
     def __post_init__(self) -> None:
         sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         sql(
             f'CREATE TABLE "{self.schema}".audit (job_id text, fire_us bigint, pid int, '
-            f"node text, attempt int, recovering bool, at timestamptz DEFAULT clock_timestamp())"
+            f"node text, attempt int, recovering bool, at timestamptz DEFAULT clock_timestamp(), "
+            f"ended timestamptz, cancelled timestamptz)"
         )
         self.config = self.tmp / f"cluster-{self.schema}.json"
         self.config.write_text(
             json.dumps(
                 {
-                    "dsn": self.dsn,
+                    "dsn": self.store_dsn or self.dsn,
+                    "audit_dsn": self.dsn,
                     "schema": self.schema,
                     "jobs": self.jobs,
                     "until": self.until,
                     "lease": self.lease,
                     "poll_interval": 0.3,
+                    "track_end": self.track_end,
                 }
             )
         )
@@ -180,8 +187,23 @@ class Cluster:
         rows = sql(f'SELECT job_id, fire_us, attempt, recovering FROM "{self.schema}".audit')
         return [(r[0], int(r[1]), int(r[2]), bool(r[3])) for r in rows]
 
+    def spans(self) -> list[tuple[str, int, int, float, float | None]]:
+        """Each run as (job id, fire us, attempt, start, end or cancellation); the end is None
+        for a run that neither ended nor saw its cancellation (its process died)."""
+        rows = sql(
+            "SELECT job_id, fire_us, attempt, extract(epoch FROM at), "
+            f'extract(epoch FROM coalesce(ended, cancelled)) FROM "{self.schema}".audit'
+        )
+        return [
+            (r[0], int(r[1]), int(r[2]), float(r[3]), None if r[4] is None else float(r[4]))
+            for r in rows
+        ]
+
     def fires(self) -> dict[tuple[str, int], tuple[str, int]]:
-        rows = sql(f'SELECT job_id, fire_us, state, attempt FROM "{self.schema}".fires')
+        rows = sql(
+            f'SELECT job_id, fire_us, state, attempt FROM "{self.schema}".fires',
+            dsn=self.store_dsn or self.dsn,
+        )
         return {(r[0], int(r[1])): (r[2], int(r[3])) for r in rows}
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from .conftest import sql
+from .conftest import PrivateServer, sql
 from .harness import Cluster, duplicates, expected_fires, plan_jobs
 from .test_recovery import check_recovery
 
@@ -129,3 +131,113 @@ def test_nodes_with_clocks_one_hour_off_neither_double_nor_lose_fires(
     assert errs[1].count("differs from the database's by -3600") == 1, errs[1][-2000:]
     owners = {r[0].split(":")[-2] for r in sql(f'SELECT DISTINCT owner FROM "{schema}".fires')}
     assert owners == {str(cluster.procs[2].pid)}
+
+
+def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
+    private_pg: PrivateServer, pg_dsn: str, schema: str, tmp_path: Path
+) -> None:
+    """The store's server is shut down (fast), restarted, then crashed (immediate) and restarted
+    while three nodes fire 50 jobs; the audit trail lives on another server, so it stays whole."""
+    start = time.time() + 3.0
+    end = start + 5.0
+    # allow_all: a fire that comes due while an earlier one waits for the database is claimed
+    # and run late too (with the default overlap=skip it would be skipped, as overlapping)
+    jobs = plan_jobs(
+        start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
+    )
+    expected = expected_fires(jobs)
+    # the lease outlasts each outage, so no run in flight is taken for a dead node's
+    cluster = Cluster(
+        pg_dsn, schema, tmp_path, jobs, until=end + 6.0, lease=4.0, store_dsn=private_pg.dsn
+    )
+    outages: list[float] = []
+
+    def chaos() -> None:
+        time.sleep(max(0.0, start + 1.0 - time.time()))
+        began = time.time()
+        private_pg.stop("fast")
+        time.sleep(0.5)
+        private_pg.start()
+        outages.append(time.time() - began)
+        time.sleep(max(0.0, start + 3.0 - time.time()))
+        began = time.time()
+        private_pg.stop("immediate")  # a crash: in-flight transactions are lost
+        private_pg.start()  # with crash recovery
+        outages.append(time.time() - began)
+
+    try:
+        cluster.start(3)
+        thread = threading.Thread(target=chaos)
+        thread.start()
+        errs = cluster.wait()
+        thread.join()
+    finally:
+        cluster.close()
+    assert len(outages) == 2, outages
+    audit = cluster.audit()
+    assert duplicates(audit) == {}
+    seen = {(a[0], a[1]) for a in audit}
+    assert len(seen) == len(audit)
+    assert seen == expected, (len(expected - seen), len(seen - expected), errs[0][-3000:])
+    # every node noticed the outages and came back by itself
+    for err in errs:
+        assert "retrying with backoff" in err, err[-2000:]
+
+
+def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
+    private_pg: PrivateServer, pg_dsn: str, schema: str, tmp_path: Path
+) -> None:
+    """The store's server is down for twice the lease while long runs are in flight. Each node
+    stops the runs whose lease may have lapsed before the database is back, so a ``rerun`` fire
+    is run again once, after its first attempt stopped, never beside it; ``abandon`` fires are
+    recorded as abandoned."""
+    start = time.time() + 3.0
+    end = start + 4.0
+    common: dict[str, Any] = {"intervals": 6, "seconds": 1.0, "sleep": 4.0, "overlap": "allow_all"}
+    jobs = plan_jobs(start, end, on_crash="rerun", prefix="r", **common) + plan_jobs(
+        start, end, on_crash="abandon", prefix="a", **common
+    )
+    cluster = Cluster(
+        pg_dsn,
+        schema,
+        tmp_path,
+        jobs,
+        until=end + 9.0,
+        lease=1.0,
+        store_dsn=private_pg.dsn,
+        track_end=True,
+    )
+    outage: list[float] = []
+
+    def chaos() -> None:
+        time.sleep(max(0.0, start + 1.3 - time.time()))
+        outage.append(time.time())
+        private_pg.stop("fast")
+        time.sleep(2.0)
+        outage.append(time.time())  # the server is about to accept connections again
+        private_pg.start()
+
+    try:
+        cluster.start(2)
+        thread = threading.Thread(target=chaos)
+        thread.start()
+        errs = cluster.wait()
+        thread.join()
+    finally:
+        cluster.close()
+    assert len(outage) == 2 and outage[1] - outage[0] >= 2.0, outage
+    counts = check_recovery(cluster, jobs)
+    assert counts["reran"] > 0 and counts["abandoned"] > 0, counts
+    # the attempts of one fire never overlap: each later one starts after the earlier one
+    # ended or was cancelled
+    by_fire: dict[tuple[str, int], list[tuple[int, float, float | None]]] = {}
+    for job_id, fire_us, attempt, began_at, ended_at in cluster.spans():
+        by_fire.setdefault((job_id, fire_us), []).append((attempt, began_at, ended_at))
+    for key, spans in by_fire.items():
+        spans.sort()
+        for (_, first_start, first_end), (_, second_start, _) in itertools.pairwise(spans):
+            assert first_end is not None and first_end <= second_start, (key, spans)
+            if first_start < outage[0]:
+                # cut short by its own node while the database was still down
+                assert first_end < outage[1], (key, spans, outage)
+    assert any("lease lost" in e for e in errs), errs[0][-2000:]

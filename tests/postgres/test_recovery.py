@@ -46,9 +46,9 @@ def check_recovery(
             # recovered once: exactly one second attempt, no third
             if key in reran:
                 # re-run: attempt 2, or a later one when the re-running node died as well
-                assert any(
-                    (key[0], key[1], n) in attempts for n in range(2, max_attempt + 1)
-                ), f"{key} recovered but not re-run"
+                assert any((key[0], key[1], n) in attempts for n in range(2, max_attempt + 1)), (
+                    f"{key} recovered but not re-run"
+                )
             assert (key[0], key[1], max_attempt + 1) not in attempts
         else:
             assert key not in reran, f"abandon fire {key} was re-run"
@@ -96,7 +96,7 @@ def test_two_nodes_killed_mid_run_and_restarted_lose_nothing_and_double_nothing(
         # kill the two nodes holding the most running fires (claims race, so one node may
         # have won most of them)
         rows = sql(
-            f'SELECT owner, count(*) FROM "{schema}".fires WHERE state = \'running\' '
+            f"SELECT owner, count(*) FROM \"{schema}\".fires WHERE state = 'running' "
             "GROUP BY owner ORDER BY count(*) DESC"
         )
         busy = [int(r[0].split(":")[-2]) for r in rows]

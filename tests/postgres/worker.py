@@ -28,6 +28,7 @@ from asyncron.stores.postgres import PostgresStore, to_us
 
 POOL: asyncpg.Pool | None = None
 NODE = ""
+TRACK_END = False  # also record when each run ends or is cancelled (config "track_end")
 
 
 class OffsetClock(SystemClock):
@@ -58,7 +59,19 @@ async def audit(sleep: float = 0.0, fail: bool = False) -> None:
         run.attempt,
         run.recovering,
     )
-    if sleep:
+    if TRACK_END:
+        where = "job_id = $1 AND fire_us = $2 AND attempt = $3 AND pid = $4"
+        key = (run.job_id, to_us(run.scheduled_at.timestamp()), run.attempt, os.getpid())
+        try:
+            if sleep:
+                await asyncio.sleep(sleep)
+        except asyncio.CancelledError:
+            await POOL.execute(
+                f"UPDATE audit SET cancelled = clock_timestamp() WHERE {where}", *key
+            )
+            raise
+        await POOL.execute(f"UPDATE audit SET ended = clock_timestamp() WHERE {where}", *key)
+    elif sleep:
         await asyncio.sleep(sleep)
     if fail:
         raise RuntimeError("asked to fail")
@@ -73,14 +86,18 @@ def trigger_for(spec: dict[str, Any]) -> Any:
 
 
 async def main(config: dict[str, Any]) -> None:
-    global POOL, NODE
+    global POOL, NODE, TRACK_END
+    TRACK_END = bool(config.get("track_end", False))
     offset = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
     logging.basicConfig(
         level=logging.WARNING, format=f"[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     )
     dsn, schema = config["dsn"], config["schema"]
     POOL = await asyncpg.create_pool(
-        dsn, min_size=2, max_size=10, server_settings={"search_path": schema}
+        config.get("audit_dsn", dsn),
+        min_size=2,
+        max_size=10,
+        server_settings={"search_path": schema},
     )
     journal = ClusterJournal(
         PostgresStore(dsn, schema=schema, application_name=f"asyncron:{schema}"),
