@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from starlette.requests import HTTPConnection
 
@@ -36,6 +36,21 @@ STATE_KEY = "scheduler"
 
 _App = TypeVar("_App")
 Lifespan = Callable[[_App], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+
+# Without a lifespan of yours nothing fixes the app type, so the factory takes any app (a single
+# signature would leave the type variable unsolved, and ``asyncron_lifespan(s)(app)`` would not
+# type-check).
+@overload
+def asyncron_lifespan(
+    scheduler: AsyncScheduler, lifespan: None = None, *, stop_timeout: float | None = None
+) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]: ...
+
+
+@overload
+def asyncron_lifespan(
+    scheduler: AsyncScheduler, lifespan: Lifespan[_App], *, stop_timeout: float | None = None
+) -> Callable[[_App], AbstractAsyncContextManager[dict[str, Any]]]: ...
 
 
 def asyncron_lifespan(
