@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, overload
 
 from ._clock import SystemClock
 from ._events import (
@@ -78,8 +78,19 @@ __all__ = ["AsyncScheduler", "RunInfo", "current_run", "set_progress"]
 logger = logging.getLogger("asyncron")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+_V = TypeVar("_V")
 _BATCH = 5000  # most fires started in one synchronous dispatch pass
 _NO_KWARGS: dict[str, Any] = {}  # shared by every job without keyword arguments; never mutated
+
+# Enum members as module globals: ``JobStatus.RUNNING`` is a class attribute look-up through the
+# enum's metaclass, several times slower than a global, and the fire path reads a few per run.
+_PENDING = JobStatus.PENDING
+_RUNNING = JobStatus.RUNNING
+_PAUSED = JobStatus.PAUSED
+_COMPLETED = JobStatus.COMPLETED
+_FAILED = JobStatus.FAILED
+_CANCELLED = JobStatus.CANCELLED
+_SKIPPED = JobStatus.SKIPPED
 
 # The run the current code belongs to: (job state, scheduled fire time). Set in each run's own
 # context copy, so it is visible to the job's code, its sub-tasks and its thread.
@@ -227,48 +238,180 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-class _JobState:
-    """The engine's mutable record of one job. Never leaves the engine; :class:`Job` does."""
+class _JobExtras:
+    """The rarely used part of a job's record.
+
+    A scheduler with 100,000 pending jobs keeps 100,000 records, and most jobs never use
+    arguments, dependencies, buffers, waiters, progress texts or failure details. Those fields
+    live here, in an object created on the first write of a non-default value
+    (:meth:`_JobState.extras`); until then every job shares :data:`_NO_EXTRAS`, whose fields are
+    the defaults, so a read never has to test for a missing object.
+    """
 
     __slots__ = (
         "args",
         "buffer",
-        "call",
-        "context",
         "depends_on",
-        "error",
         "failure_count",
         "final_waiters",
         "func",
-        "heap_seq",
         "held",
-        "history",
-        "id",
         "idle_waiters",
-        "is_async",
         "jitter_offset",
         "kwargs",
-        "last_run",
         "manual",
         "max_runs",
-        "name",
-        "next_fire",
-        "next_ts",
-        "opts",
+        "more_runs",
         "paused",
         "progress",
         "ref",
-        "result",
-        "run_count",
-        "running",
-        "runs",
         "skipped",
         "skipped_because",
+        "traceback",
+    )
+
+    args: tuple[Any, ...]
+    buffer: deque[float] | None  # fires waiting for the running run to end
+    depends_on: tuple[str, ...]
+    failure_count: int
+    final_waiters: list[asyncio.Future[None]] | None
+    func: Callable[..., Any] | None  # set when the job's call is a partial over it
+    held: float | None  # a fire waiting for its dependencies
+    idle_waiters: list[asyncio.Future[None]] | None
+    jitter_offset: float
+    kwargs: dict[str, Any]
+    manual: bool
+    max_runs: int | None
+    more_runs: set[_Run] | None  # runs in flight besides _JobState.run (overlap allowed)
+    paused: bool
+    progress: str | None
+    ref: str | None
+    skipped: int
+    skipped_because: str | None
+    traceback: str | None
+
+    def __init__(self) -> None:
+        set_field = object.__setattr__  # _SharedExtras refuses ordinary writes
+        for name, value in _EXTRA_DEFAULTS:
+            set_field(self, name, value)
+
+
+_EXTRA_DEFAULTS: tuple[tuple[str, Any], ...] = (
+    ("args", ()),
+    ("buffer", None),
+    ("depends_on", ()),
+    ("failure_count", 0),
+    ("final_waiters", None),
+    ("func", None),
+    ("held", None),
+    ("idle_waiters", None),
+    ("jitter_offset", 0.0),
+    ("kwargs", _NO_KWARGS),
+    ("manual", False),
+    ("max_runs", None),
+    ("more_runs", None),
+    ("paused", False),
+    ("progress", None),
+    ("ref", None),
+    ("skipped", 0),
+    ("skipped_because", None),
+    ("traceback", None),
+)
+
+
+class _SharedExtras(_JobExtras):
+    """The one :class:`_JobExtras` shared by every job that has none of its own: read-only."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"_NO_EXTRAS is shared by every plain job; {name} is read-only")
+
+
+_NO_EXTRAS: _JobExtras = _SharedExtras()
+_EXTRAS_LOCK = threading.Lock()  # set_progress() may create a job's extras from a worker thread
+
+
+class _Rare(Generic[_V]):
+    """A :class:`_JobState` attribute kept in the job's :class:`_JobExtras`: reading it costs
+    nothing extra for a plain job, and writing the default value to a plain job allocates
+    nothing. The engine's hot paths read ``job.x`` directly."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, job: None, owner: type | None = None) -> _Rare[_V]: ...
+
+    @overload
+    def __get__(self, job: _JobState, owner: type | None = None) -> _V: ...
+
+    def __get__(self, job: _JobState | None, owner: type | None = None) -> _V | _Rare[_V]:
+        if job is None:
+            return self
+        value: _V = getattr(job.x, self.name)
+        return value
+
+    def __set__(self, job: _JobState, value: _V) -> None:
+        x = job.x
+        if x is _NO_EXTRAS:
+            if value is getattr(x, self.name):
+                return
+            x = job.extras()
+        setattr(x, self.name, value)
+
+
+class _JobState:
+    """The engine's mutable record of one job. Never leaves the engine; :class:`Job` does.
+
+    Kept small because a scheduler may hold 100,000s of them: the fields every fire touches are
+    slots (20 of them: 192 bytes a job), the rest are :class:`_Rare` attributes stored in a side
+    object created on first use, and the next fire is kept as one float (its datetime is made
+    when asked for, see :attr:`next_fire`).
+    """
+
+    __slots__ = (
+        "call",
+        "context",
+        "error",
+        "heap_seq",
+        "history",
+        "id",
+        "is_async",
+        "last_run",
+        "name",
+        "next_dt",
+        "next_ts",
+        "opts",
+        "result",
+        "run",
+        "run_count",
+        "running",
         "started",
         "status",
-        "traceback",
         "trigger",
+        "x",
     )
+
+    args: _Rare[tuple[Any, ...]] = _Rare()
+    buffer: _Rare[deque[float] | None] = _Rare()
+    depends_on: _Rare[tuple[str, ...]] = _Rare()
+    failure_count: _Rare[int] = _Rare()
+    final_waiters: _Rare[list[asyncio.Future[None]] | None] = _Rare()
+    held: _Rare[float | None] = _Rare()
+    idle_waiters: _Rare[list[asyncio.Future[None]] | None] = _Rare()
+    jitter_offset: _Rare[float] = _Rare()
+    kwargs: _Rare[dict[str, Any]] = _Rare()
+    manual: _Rare[bool] = _Rare()
+    max_runs: _Rare[int | None] = _Rare()
+    paused: _Rare[bool] = _Rare()
+    progress: _Rare[str | None] = _Rare()
+    ref: _Rare[str | None] = _Rare()
+    skipped: _Rare[int] = _Rare()
+    skipped_because: _Rare[str | None] = _Rare()
+    traceback: _Rare[str | None] = _Rare()
 
     def __init__(
         self,
@@ -284,47 +427,114 @@ class _JobState:
         context: contextvars.Context,
         ref: str | None = None,
     ) -> None:
+        self.x = _NO_EXTRAS
         self.id = job_id
-        self.ref = ref
         self.name = name
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-        self.call = functools.partial(func, *args, **kwargs) if args or kwargs else func
-        self.is_async = _is_async_callable(func)
+        self.set_callable(func, args, kwargs)
         self.trigger = trigger
-        self.max_runs = max_runs
-        self.manual = manual
         self.opts = opts
         self.context = context
         self.status = JobStatus.PENDING
-        self.next_fire: datetime | None = None
-        self.next_ts = 0.0  # nominal instant of next_fire (the heap deadline may add jitter)
-        self.jitter_offset = 0.0
+        # The next fire's nominal instant (the heap deadline may add jitter), None when no fire
+        # is left; next_dt is that fire as the trigger gave it, kept only when a UTC datetime
+        # made from next_ts would not be equal to it in every respect (another time zone).
+        self.next_ts: float | None = None
+        self.next_dt: datetime | None = None
         self.heap_seq: int | None = None
-        self.held: float | None = None  # a fire waiting for its dependencies
-        self.buffer: deque[float] | None = None  # fires waiting for the running run to end
-        self.paused = False
         self.last_run: float | None = None
         self.run_count = 0
         self.started = 0
         self.running = 0
-        self.skipped = 0
-        self.failure_count = 0
         self.error: str | None = None
-        self.traceback: str | None = None
         self.result: Any = None
-        # Allocated on first use: a scheduler with 100,000 pending jobs keeps that many of each,
-        # and every object the cyclic GC tracks makes its full collections slower.
-        self.runs: set[_Run] | None = None
+        self.run: _Run | None = None  # a run in flight (more_runs holds any others)
+        # A plain list trimmed in halves, allocated on the first run: a deque would allocate a
+        # 64-slot block per job.
         self.history: list[tuple[Any, ...]] | None = None
-        self.final_waiters: list[asyncio.Future[None]] | None = None
-        self.idle_waiters: list[asyncio.Future[None]] | None = None
-        self.depends_on: tuple[str, ...] = ()
-        self.skipped_because: str | None = None
-        self.progress: str | None = None
+        if max_runs is not None:
+            self.max_runs = max_runs
+        if manual:
+            self.manual = manual
+        if ref is not None:
+            self.ref = ref
+
+    def extras(self) -> _JobExtras:
+        """The job's own :class:`_JobExtras`, created on first use."""
+        x = self.x
+        if x is _NO_EXTRAS:
+            with _EXTRAS_LOCK:
+                x = self.x
+                if x is _NO_EXTRAS:
+                    x = self.x = _JobExtras()
+        return x
+
+    def set_callable(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        if args or kwargs:
+            self.call: Callable[..., Any] = functools.partial(func, *args, **kwargs)
+            x = self.extras()
+            x.func, x.args, x.kwargs = func, args, kwargs
+        else:
+            self.call = func
+            if self.x is not _NO_EXTRAS:
+                x = self.x
+                x.func, x.args, x.kwargs = None, (), _NO_KWARGS
+        self.is_async = _is_async_callable(func)
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        func = self.x.func
+        return self.call if func is None else func
+
+    @property
+    def next_fire(self) -> datetime | None:
+        """The next fire (None: no fire left), as an aware datetime."""
+        dt = self.next_dt
+        if dt is not None:
+            return dt
+        ts = self.next_ts
+        return None if ts is None else datetime.fromtimestamp(ts, UTC)
+
+    @next_fire.setter
+    def next_fire(self, when: datetime | None) -> None:
+        if when is None:
+            self.next_ts = self.next_dt = None
+            return
+        ts = self.next_ts = when.timestamp()
+        # A UTC datetime within a few centuries of 1970 survives the trip through a float
+        # exactly (the float's resolution is finer than a microsecond there).
+        self.next_dt = (
+            None if when.tzinfo is UTC and type(when) is datetime and -4e9 < ts < 4e9 else when
+        )
+
+    @property
+    def runs(self) -> tuple[_Run, ...]:
+        """Every run of the job in flight."""
+        run, more = self.run, self.x.more_runs
+        if not more:
+            return () if run is None else (run,)
+        return tuple(more) if run is None else (run, *more)
+
+    def add_run(self, run: _Run) -> None:
+        if self.run is None:
+            self.run = run
+        else:
+            x = self.extras()
+            if x.more_runs is None:
+                x.more_runs = set()
+            x.more_runs.add(run)
+
+    def drop_run(self, run: _Run) -> None:
+        if self.run is run:
+            self.run = None
+        else:
+            more = self.x.more_runs
+            if more:
+                more.discard(run)
 
     def snapshot(self) -> Job:
+        x = self.x
         return Job(
             id=self.id,
             name=self.name,
@@ -333,32 +543,33 @@ class _JobState:
             next_run=self.next_fire,
             last_run=_ts_to_dt(self.last_run),
             run_count=self.run_count,
-            max_runs=self.max_runs,
+            max_runs=x.max_runs,
             error=self.error,
             result=self.result,
-            traceback=self.traceback,
-            failure_count=self.failure_count,
-            skipped_fires=self.skipped,
+            traceback=x.traceback,
+            failure_count=x.failure_count,
+            skipped_fires=x.skipped,
             func_name=_callable_name(self.func),
-            args=self.args,
-            kwargs=dict(self.kwargs),
-            depends_on=self.depends_on,
-            skipped_because=self.skipped_because,
-            progress=self.progress,
+            args=x.args,
+            kwargs=dict(x.kwargs),
+            depends_on=x.depends_on,
+            skipped_because=x.skipped_because,
+            progress=x.progress,
             options=self.opts,
-            buffered_fires=len(self.buffer) if self.buffer else 0,
+            buffered_fires=len(x.buffer) if x.buffer else 0,
         )
 
     def fires_left(self) -> bool:
         """True while another fire may be started without exceeding ``max_runs`` (fires already
         buffered or held for dependencies count as taken)."""
-        if self.max_runs is None:
+        x = self.x
+        if x.max_runs is None:
             return True
-        pending = (len(self.buffer) if self.buffer else 0) + (self.held is not None)
-        return self.started + pending < self.max_runs
+        pending = (len(x.buffer) if x.buffer else 0) + (x.held is not None)
+        return self.started + pending < x.max_runs
 
     def idle_status(self) -> JobStatus:
-        return JobStatus.PAUSED if self.paused else JobStatus.PENDING
+        return _PAUSED if self.x.paused else _PENDING
 
 
 class _Run:
@@ -1056,12 +1267,13 @@ class AsyncScheduler:
         if self._events.subscriptions:
             self._emit(JobResumed, job)
         nxt = job.next_fire
-        if nxt is not None:
+        ts = job.next_ts
+        if nxt is not None and ts is not None:
             now = self._clock.time()
             grace = job.opts.misfire_grace_time
-            if job.next_ts <= now and grace is not None and now - job.next_ts > grace:
+            if ts <= now and grace is not None and now - ts > grace:
                 self._misfires += 1
-                self._advance(job, job.next_ts, now)
+                self._advance(job, ts, now)
             else:
                 self._set_next(job, nxt)
         if (
@@ -1155,8 +1367,8 @@ class AsyncScheduler:
         ):
             probe.ref = job.ref if "func" not in changes else None
             self._journal.validate(probe)
-        job.name, job.func, job.args, job.kwargs = probe.name, probe.func, probe.args, probe.kwargs
-        job.call, job.is_async, job.max_runs = probe.call, probe.is_async, probe.max_runs
+        job.name, job.max_runs = probe.name, probe.max_runs
+        job.set_callable(probe.func, probe.args, probe.kwargs)
         if job.history is not None:
             job.history = job.history[-opts.history :] if opts.history else None
         job.opts = opts
@@ -1361,16 +1573,18 @@ class AsyncScheduler:
         if include_scheduled:
             for entry_deadline, _, job in self._heap.pop_due(now):
                 job.heap_seq = None
-                due.append((job, job.next_ts, entry_deadline))
+                if job.next_ts is not None:
+                    due.append((job, job.next_ts, entry_deadline))
         for job in self._jobs.values():
+            ts = job.next_ts
             if (
                 job.manual
                 and not job.paused
                 and not job.status.is_final
-                and job.next_fire is not None
-                and job.next_ts <= now
+                and ts is not None
+                and ts <= now
             ):
-                due.append((job, job.next_ts, None))
+                due.append((job, ts, None))
         claimed: list[tuple[_JobState, float, float]] = []
         # The same rules as the dispatcher's _fire, for a caller that runs the fires itself.
         for job, fire_ts, deadline in due:
@@ -1525,21 +1739,25 @@ class AsyncScheduler:
 
     def _set_next(self, job: _JobState, when: datetime | None) -> None:
         """Make ``when`` the job's next fire (None: no fire left)."""
-        if when is None or not job.fires_left():
-            job.next_fire = None
-            if not job.running and job.held is None and not job.paused and not job.buffer:
+        x = job.x
+        if when is None or (x.max_runs is not None and not job.fires_left()):
+            job.next_ts = job.next_dt = None
+            if not job.running and x.held is None and not x.paused and not x.buffer:
                 self._finalize(job, self._end_status(job))
             return
-        job.next_fire = when
         ts = job.next_ts = when.timestamp()
-        if job.manual or job.paused:
+        # the datetime is kept only when one made from the float would differ (see next_fire)
+        job.next_dt = (
+            None if when.tzinfo is UTC and type(when) is datetime and -4e9 < ts < 4e9 else when
+        )
+        if x.manual or x.paused:
             return
         jitter = job.opts.jitter
         if jitter:
-            job.jitter_offset = random.uniform(0.0, jitter)
-            ts += job.jitter_offset
-        else:
-            job.jitter_offset = 0.0
+            offset = job.extras().jitter_offset = random.uniform(0.0, jitter)
+            ts += offset
+        elif x.jitter_offset:
+            x.jitter_offset = 0.0
         job.heap_seq = self._heap.push(ts, job)
         if ts < self._timer_when and self._running:
             self._arm(ts)
@@ -1549,30 +1767,32 @@ class AsyncScheduler:
         """The final status of a job with no fire left: FAILED if its last run failed, SKIPPED
         if it never ran because its fires misfired, else COMPLETED."""
         if job.error:
-            return JobStatus.FAILED
-        if job.run_count == 0 and job.skipped_because is not None:
-            return JobStatus.SKIPPED
-        return JobStatus.COMPLETED
+            return _FAILED
+        if job.run_count == 0 and job.x.skipped_because is not None:
+            return _SKIPPED
+        return _COMPLETED
 
     def _unschedule(self, job: _JobState) -> None:
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None
-        job.next_fire = None
+        job.next_ts = job.next_dt = None
 
     def _advance(self, job: _JobState, fire_ts: float, now: float) -> None:
         """Compute the fire after the one at ``fire_ts``; fires already missed by ``now`` are
         coalesced into the run that is starting (counted as misfires)."""
-        if job.status in _FINAL or not job.fires_left():
-            job.next_fire = None
+        if job.status in _FINAL or (job.x.max_runs is not None and not job.fires_left()):
+            job.next_ts = job.next_dt = None
             return
         trigger = job.trigger
         if trigger.__class__ is OnceTrigger:  # fast path: nothing fires after a one-shot
-            job.next_fire = None
-            self._set_next(job, None)
+            job.next_ts = job.next_dt = None
+            if not job.running:
+                self._set_next(job, None)
             return
-        fire_dt = job.next_fire if job.next_fire is not None else _ts_to_dt(fire_ts)
-        assert fire_dt is not None
+        fire_dt = job.next_dt
+        if fire_dt is None:
+            fire_dt = datetime.fromtimestamp(fire_ts if job.next_ts is None else job.next_ts, UTC)
         nxt = trigger.get_next_run(fire_dt)
         if nxt is not None and nxt.timestamp() <= now:
             # Missed fires: skip them, staying on the trigger's own grid for a short stall and
@@ -1584,7 +1804,7 @@ class AsyncScheduler:
                     break
             else:
                 nxt = trigger.get_next_run(datetime.fromtimestamp(now, UTC))
-        job.next_fire = None
+        job.next_ts = job.next_dt = None
         self._set_next(job, nxt)
 
     def _arm(self, when: float) -> None:
@@ -1619,10 +1839,14 @@ class AsyncScheduler:
             if pause_gc:
                 gc.disable()
             try:
+                fire = self._fire
                 for _, _, job in due:
                     job.heap_seq = None
+                    fire_ts = job.next_ts
+                    if fire_ts is None:  # not reachable: a job without a next fire is not queued
+                        continue
                     try:
-                        self._fire(job, job.next_ts, now)
+                        fire(job, fire_ts, now)
                     except Exception:  # a bug in a trigger must not kill the dispatcher
                         logger.exception("job %r (%s): could not fire", job.name, job.id)
             finally:
@@ -1644,19 +1868,20 @@ class AsyncScheduler:
     # -- internals: firing --------------------------------------------------------------------
 
     def _fire(self, job: _JobState, fire_ts: float, now: float) -> None:
-        if not job.fires_left() and job.held is None:
+        x = job.x
+        if x.max_runs is not None and not job.fires_left() and x.held is None:
             # max_runs was reached meanwhile (run_now, backfill): this fire is not run
-            job.next_fire = None
+            job.next_ts = job.next_dt = None
             if not job.running:
                 self._finalize(job, self._end_status(job))
             return
-        if self._misfired(job, fire_ts, now):
+        if job.opts.misfire_grace_time is not None and self._misfired(job, fire_ts, now):
             self._advance(job, fire_ts, now)
             return
         if job.running and not self._overlap_admits(job, fire_ts):
             self._advance(job, fire_ts, now)
             return
-        if job.depends_on and not self._graph.is_ready(job.id):
+        if x.depends_on and not self._graph.is_ready(job.id):
             # Held until every dependency has succeeded since this job's previous run; later
             # fires while it waits are coalesced into the held one.
             if job.held is None:
@@ -1721,11 +1946,20 @@ class AsyncScheduler:
 
     def run_recovered(self, job_id: str, fire_ts: float, attempt: int) -> bool:
         """Start a run of a fire recovered from a dead node (for distributed journals): the run
-        sees ``current_run().recovering`` and its ``attempt``. False if the job is unknown,
-        cancelled, or already running here."""
+        sees ``current_run().recovering`` and its ``attempt``. False if the job is unknown or
+        cancelled, if this very fire is running here, or if the job's overlap policy admits no
+        further run now (``allow_all`` below ``max_instances`` does)."""
         job = self._jobs.get(job_id)
-        if job is None or job.status is JobStatus.CANCELLED or job.running or self._loop is None:
+        if job is None or job.status is JobStatus.CANCELLED or self._loop is None:
             return False
+        if job.running:
+            if any(run.fire_ts == fire_ts for run in job.runs or ()):
+                return False
+            opts = job.opts
+            if opts.overlap != "allow_all" or (
+                opts.max_instances is not None and job.running >= opts.max_instances
+            ):
+                return False
         self._start_run(job, self._clock.time(), fire_ts, None, attempt_base=attempt)
         return True
 
@@ -1897,21 +2131,26 @@ class AsyncScheduler:
         if recovering:
             assert attempt_base is not None
             attempt = attempt_base
-        if attempt == 1 or recovering:
-            job.held = None  # a fire held for dependencies is the one starting now
+        first = attempt == 1 or recovering
+        if first:
+            x = job.x
+            if x.held is not None:
+                x.held = None  # a fire held for dependencies is the one starting now
             if not counted:
                 job.started += 1
-            if job.depends_on:
+            if x.depends_on:
                 self._graph.reset(job.id, self._dep_done_for_good)
             job.running += 1
-        job.status = JobStatus.RUNNING
+        job.status = _RUNNING
         job.last_run = now
         run = _Run(self, job, fire_ts, now, attempt, outcome)
-        run.recovering = recovering
-        if job.runs is None:
-            job.runs = set()
-        job.runs.add(run)
-        if self._journal is not None and (attempt == 1 or recovering):
+        if recovering:
+            run.recovering = True
+        if job.run is None:
+            job.run = run
+        else:
+            job.add_run(run)
+        if self._journal is not None and first:
             self._journal.run_started(job, fire_ts)
         if self._events.subscriptions:
             self._emit(
@@ -2064,8 +2303,10 @@ class AsyncScheduler:
     ) -> None:
         """A run (attempt) ended: retry it, or record it."""
         job = run.job
-        if job.runs:
-            job.runs.discard(run)
+        if job.run is run:
+            job.run = None
+        else:
+            job.drop_run(run)
         now = self._clock.time()
         if (
             exc is not None
@@ -2112,9 +2353,7 @@ class AsyncScheduler:
                 error=error,
             )
         retry = _Run(self, job, run.fire_ts, now + delay, run.attempt + 1, run.outcome)
-        if job.runs is None:
-            job.runs = set()
-        job.runs.add(retry)
+        job.add_run(retry)
         retry.timer = self._clock.call_at(now + delay, functools.partial(self._retry, retry))
 
     def _retry(self, retry: _Run) -> None:
@@ -2123,8 +2362,7 @@ class AsyncScheduler:
             retry.timer = self._clock.call_at(retry.started, functools.partial(self._retry, retry))
             return
         job = retry.job
-        if job.runs:
-            job.runs.discard(retry)
+        job.drop_run(retry)
         if job.status is JobStatus.CANCELLED or self._stopping:
             job.running -= 1
             self._record(
@@ -2148,8 +2386,9 @@ class AsyncScheduler:
         self._lateness.append(run.started - run.fire_ts)
         if exc is None:
             job.result = result
-            job.error = None
-            job.traceback = None
+            if job.error is not None:
+                job.error = None
+                job.traceback = None
         else:
             self._failures += 1
             job.failure_count += 1
@@ -2213,27 +2452,30 @@ class AsyncScheduler:
             else:
                 fut.set_exception(exc)
         if job.running == 0:
-            waiters, job.idle_waiters = job.idle_waiters or (), None
-            for w in waiters:
-                if not w.done():
-                    w.set_result(None)
-            if job.status is JobStatus.RUNNING:
-                if job.buffer and job.max_runs is not None and job.started >= job.max_runs:
-                    job.buffer.clear()  # run_now/backfill used up the runs meanwhile
-                if job.buffer and self._running and not self._stopping:
+            x = job.x
+            if x.idle_waiters:
+                waiters, x.idle_waiters = x.idle_waiters, None
+                for w in waiters:
+                    if not w.done():
+                        w.set_result(None)
+            status = job.status
+            if status is _RUNNING:
+                buffer = x.buffer
+                if buffer and x.max_runs is not None and job.started >= x.max_runs:
+                    buffer.clear()  # run_now/backfill used up the runs meanwhile
+                if buffer and self._running and not self._stopping:
                     # buffered fires (overlap=buffer_one/buffer_all) run right after; they
                     # arrived before any pause, so a pause does not hold them
                     self._fires += 1
-                    self._start_run(job, now, job.buffer.popleft(), None)
-                elif job.next_fire is None and not job.buffer and job.held is None:
-                    self._finalize(
-                        job, JobStatus.FAILED if exc is not None else self._end_status(job)
-                    )
+                    self._start_run(job, now, buffer.popleft(), None)
+                elif job.next_ts is None and not buffer and x.held is None:
+                    # the run just recorded makes run_count > 0: no SKIPPED here
+                    self._finalize(job, _FAILED if exc is not None or job.error else _COMPLETED)
                 else:
-                    job.status = job.idle_status()
-            elif job.status.is_final and job.status is not JobStatus.CANCELLED:
+                    job.status = _PAUSED if x.paused else _PENDING
+            elif status in _FINAL and status is not _CANCELLED:
                 # re-run of a finished job through run_now: its outcome decides the status
-                job.status = JobStatus.FAILED if exc is not None else JobStatus.COMPLETED
+                job.status = _FAILED if exc is not None else _COMPLETED
         if self._journal is not None:
             self._journal.job_changed(job)
         if self._graph.any_dependents and self._graph.has_dependents(job.id):
@@ -2261,10 +2503,12 @@ class AsyncScheduler:
         job.status = status
         if self._journal is not None:
             self._journal.job_changed(job)
-        waiters, job.final_waiters = job.final_waiters or (), None
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
+        x = job.x
+        if x.final_waiters:
+            waiters, x.final_waiters = x.final_waiters, None
+            for w in waiters:
+                if not w.done():
+                    w.set_result(None)
 
     def _emit(self, kind: type[JobEvent], job: _JobState, **fields: Any) -> None:
         self._events.emit(
