@@ -1813,3 +1813,23 @@ def test_pipeline_given_a_flat_list_of_callables_says_how_to_write_it() -> None:
         JobPipeline(stages=[extract, load])  # type: ignore[list-item]
     assert "stages=[[extract], [load]]" in str(info.value)
     assert "stages=[[extract, load]]" in str(info.value)
+
+
+@pytest.mark.parametrize("trigger", ALL_TRIGGERS, ids=repr)
+def test_triggers_pickle_and_copy(trigger: Trigger) -> None:
+    import copy
+    import pickle
+
+    assert pickle.loads(pickle.dumps(trigger)) == trigger
+    assert copy.copy(trigger) == trigger
+    assert copy.deepcopy(trigger) == trigger
+
+
+def test_job_snapshot_can_be_deep_copied_and_pickled(sched: Scheduler) -> None:
+    import copy
+    import pickle
+
+    job = sched.get_job(sched.schedule(print, trigger=IntervalTrigger(hours=1)))
+    assert job is not None
+    assert copy.deepcopy(job) == job
+    assert pickle.loads(pickle.dumps(job)) == job

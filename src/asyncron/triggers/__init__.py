@@ -8,4 +8,3 @@ from .interval import IntervalTrigger
 from .once import OnceTrigger
 
 __all__ = ["CronTrigger", "IntervalTrigger", "OnceTrigger", "Trigger"]
-

@@ -23,6 +23,10 @@ def _number(name: str, value: object) -> float:
     return float(value)
 
 
+def _restore(interval: timedelta, start: datetime | None, end: datetime | None) -> IntervalTrigger:
+    return IntervalTrigger(interval, start=start, end=end)
+
+
 class IntervalTrigger(Trigger):
     """Fires every ``interval`` of elapsed (UTC) time.
 
@@ -156,6 +160,10 @@ class IntervalTrigger(Trigger):
         if self.end is not None and candidate > self.end:
             return None
         return candidate.astimezone(self._zone(from_time))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default reduce would restore the slots through __setattr__, which refuses.
+        return (_restore, (self.interval, self.start, self.end))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IntervalTrigger) and (other.interval, other.start, other.end) == (

@@ -38,6 +38,10 @@ class OnceTrigger(Trigger):
     def get_first_run(self, now: datetime) -> datetime | None:
         return self.run_at
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default reduce would restore the slot through __setattr__, which refuses.
+        return (OnceTrigger, (self.run_at,))
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, OnceTrigger) and other.run_at == self.run_at
 
