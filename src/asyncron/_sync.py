@@ -23,7 +23,7 @@ from anyio.from_thread import BlockingPortal
 from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
 from ._scheduler import AsyncScheduler, _await, run_context, worker_owner
 from .abc import Clock, Trigger
-from .errors import DeadlockError, SchedulerStateError
+from .errors import DeadlockError, DependencyCycleError, SchedulerStateError
 
 __all__ = ["DependencyScheduler", "Scheduler"]
 
@@ -410,7 +410,19 @@ class DependencyScheduler(Scheduler):
             JobLookupError: an id is unknown.
             DependencyCycleError: an edge would close a cycle; nothing is changed.
         """
-        self._call_nowait(self._engine.add_dependency_nowait, job_id, depends_on)
+        self._call_nowait(self._add_dependency, job_id, depends_on)
+
+    def _add_dependency(self, job_id: str, depends_on: list[str]) -> None:
+        try:
+            self._engine.add_dependency_nowait(job_id, depends_on)
+        except DependencyCycleError as exc:
+            if exc.names is not None:
+                raise
+            names = []
+            for cycle_id in exc.cycle:
+                job = self._engine.get_job_nowait(cycle_id)
+                names.append(job.name if job is not None else cycle_id)
+            raise DependencyCycleError(exc.cycle, names) from None
 
     def schedule_with_deps(
         self, func: Callable[..., Any], depends_on: list[str], **kwargs: Any

@@ -112,14 +112,25 @@ class DeadlockError(SchedulerStateError):
 
 
 class DependencyCycleError(AsyncronError, ValueError):
-    """Adding a dependency edge would close a cycle; the message names the cycle."""
+    """Adding a dependency edge would close a cycle; the message names the cycle.
 
-    def __init__(self, cycle: list[str]) -> None:
-        super().__init__("dependency cycle: " + " -> ".join(cycle))
+    Attributes:
+        cycle: the job ids along the cycle, the first repeated at the end
+            (``["a", "b", "c", "a"]``: a depends on b, b on c, c on a).
+        names: the jobs' names along the cycle when known (else None); the message then shows
+            them too, since ids alone are hard to read.
+    """
+
+    def __init__(self, cycle: list[str], names: list[str] | None = None) -> None:
+        message = "dependency cycle: " + " -> ".join(cycle)
+        if names is not None and names != cycle:
+            message += " (jobs " + " -> ".join(names) + ")"
+        super().__init__(message)
         self.cycle = cycle
+        self.names = names
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.cycle,), self.__dict__)
+        return (type(self), (self.cycle, self.names), self.__dict__)
 
 
 class RunTimeoutError(AsyncronError, TimeoutError):
