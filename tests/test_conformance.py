@@ -1860,3 +1860,16 @@ def test_naive_run_at_follows_a_tz_change_made_at_runtime(monkeypatch: pytest.Mo
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_wait_job_timeout_says_which_job_and_its_state(sched: Scheduler) -> None:
+    job_id = sched.schedule(print, trigger=IntervalTrigger(hours=1))
+    sched.start()
+    with pytest.raises(TimeoutError) as info:
+        sched.wait_job(job_id, timeout=0.02)
+    assert job_id in str(info.value) and "pending" in str(info.value)
+
+
+def test_wait_job_unknown_id_is_a_lookup_error(sched: Scheduler) -> None:
+    with pytest.raises(LookupError, match="nope"):
+        sched.wait_job("nope", timeout=0.1)

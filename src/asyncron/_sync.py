@@ -271,12 +271,27 @@ class Scheduler:
         return self._call("run_now", self._engine.run_now, job_id)
 
     def wait_job(self, job_id: str, timeout: float | None = None) -> Job:
-        """Block until the job will never fire again; return its final snapshot."""
+        """Block until the job will never fire again; return its final snapshot.
+
+        Raises:
+            JobLookupError: no such job.
+            TimeoutError: ``timeout`` seconds passed first (the message says the job's state).
+            SchedulerStateError: the scheduler was stopped while waiting.
+        """
         job: Job = self._call("wait_job", self._wait_job, job_id, timeout)
         return job
 
     async def _wait_job(self, job_id: str, timeout: float | None) -> Job:
-        return await self._engine.wait_job(job_id, timeout=timeout)
+        try:
+            return await self._engine.wait_job(job_id, timeout=timeout)
+        except TimeoutError as exc:
+            if str(exc):
+                raise
+            job = self._engine.get_job_nowait(job_id)
+            state = f" (still {job.status.value}, {job.run_count} run(s) so far)" if job else ""
+            raise TimeoutError(
+                f"wait_job({job_id!r}): the job did not finish within {timeout} s{state}"
+            ) from None
 
     def register_task(self, name: str, cron_expr: str, callback: Callable[..., Any]) -> str:
         """Register a callback run by :meth:`run_pending` on the cron schedule ``cron_expr``.
