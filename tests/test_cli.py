@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -377,6 +380,155 @@ def test_a_store_held_by_a_running_scheduler_is_a_clear_error(
         assert result.stderr.startswith("asyncron pause: error: ")
         assert "is already open in another process" in result.stderr
         assert result.stderr.count("\n") == 1
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+
+
+# -- run ID --store URL: the short form of run-now ----------------------------------------------
+
+
+def test_run_with_a_job_id_and_a_store_runs_the_stored_job(tmp_path: Path, store_url: str) -> None:
+    result = _run(tmp_path, "run", "adder", "--store", store_url)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "ran job adder (adder): 5\n",
+        "",
+    )
+    assert _jobs(tmp_path, store_url)["adder"]["run_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("job_id", "message"),
+    [
+        ("failer", "asyncron run: error: job failer (failer) failed: RuntimeError: nope\n"),
+        ("nope", "asyncron run: error: no job with id 'nope' in "),
+    ],
+)
+def test_run_with_a_job_id_reports_errors_in_one_line(
+    tmp_path: Path, store_url: str, job_id: str, message: str
+) -> None:
+    result = _run(tmp_path, "run", job_id, "--store", store_url)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+    debug = _run(tmp_path, "run", job_id, "--store", store_url, "--debug")
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.rstrip().splitlines()[-1].startswith(message.rstrip("\n"))
+
+
+def test_run_with_a_job_id_but_no_store_says_to_add_one(tmp_path: Path) -> None:
+    result = _run(tmp_path, "run", "adder")
+    assert result.returncode == 1
+    assert result.stderr == (
+        "asyncron run: error: 'adder' is not a module:attribute reference "
+        "(e.g. myapp.jobs:scheduler); to run the stored job 'adder' now, add --store URL\n"
+    )
+
+
+# -- the store commands against PostgreSQL ------------------------------------------------------
+
+PG_DSN = os.environ.get("ASYNCRON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg(statement: str) -> None:
+    asyncpg = pytest.importorskip("asyncpg", reason="needs asyncpg (asyncron[postgres])")
+
+    async def go() -> None:
+        conn = await asyncpg.connect(PG_DSN, timeout=5)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def pg_url(tmp_path: Path) -> Iterator[str]:
+    """A PostgreSQL store (fresh schema) holding the jobs of MAKE_STORE."""
+    try:
+        _pg("SELECT 1")
+    except Exception as exc:
+        problem = f"PostgreSQL at {PG_DSN} is not reachable: {type(exc).__name__}: {exc}"
+        if os.environ.get("ASYNCRON_REQUIRE_POSTGRES") == "1":
+            pytest.fail(problem + " (ASYNCRON_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem)
+    schema = "cli_" + secrets.token_hex(6)
+    url = f"{PG_DSN}?schema={schema}"
+    _write(tmp_path / "tasks.py", TASKS)
+    _write(tmp_path / "make_store.py", MAKE_STORE)
+    subprocess.run([sys.executable, "make_store.py", url], cwd=tmp_path, check=True, timeout=60)
+    yield url
+    _pg(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.postgres
+def test_store_commands_work_against_a_postgres_store(tmp_path: Path, pg_url: str) -> None:
+    table = _run(tmp_path, "jobs", "--store", pg_url)
+    assert table.returncode == 0, table.stderr
+    assert [line.split()[0] for line in table.stdout.splitlines()] == ["id", "adder", "failer"]
+    assert (
+        _run(tmp_path, "pause", "adder", "--store", pg_url).stdout == "paused job adder (adder)\n"
+    )
+    assert _jobs(tmp_path, pg_url)["adder"]["status"] == "paused"
+    resumed = _run(tmp_path, "resume", "adder", "--store", pg_url)
+    assert resumed.stdout == "resumed job adder (adder)\n"
+    assert _jobs(tmp_path, pg_url)["adder"]["status"] == "pending"
+    ran = _run(tmp_path, "run", "adder", "--store", pg_url)
+    assert (ran.returncode, ran.stdout, ran.stderr) == (0, "ran job adder (adder): 5\n", "")
+    failed = _run(tmp_path, "run-now", "failer", "--store", pg_url)
+    assert (
+        failed.stderr == "asyncron run-now: error: job failer (failer) failed: RuntimeError: nope\n"
+    )
+    removed = _run(tmp_path, "remove", "failer", "--store", pg_url)
+    assert removed.stdout == "removed job failer (failer)\n"
+    assert list(_jobs(tmp_path, pg_url)) == ["adder"]
+
+
+@pytest.mark.postgres
+def test_a_postgres_schema_without_a_store_is_an_error_and_is_not_created(
+    tmp_path: Path, pg_url: str
+) -> None:
+    typo = pg_url.rsplit("=", 1)[0] + "=cli_no_such_schema"
+    result = _run(tmp_path, "jobs", "--store", typo)
+    assert result.returncode == 1
+    assert result.stderr.startswith("asyncron jobs: error: no store in PostgreSQL store ")
+    assert "(schema cli_no_such_schema): the schema has no asyncron tables" in result.stderr
+    assert result.stderr.count("\n") == 1
+    again = _run(tmp_path, "jobs", "--store", typo)  # still not there: nothing was created
+    assert again.returncode == 1
+    bad = _run(tmp_path, "jobs", "--store", "postgresql://127.0.0.1/x?schema=1bad")
+    assert bad.returncode == 1 and "schema: expected letters, digits and '_'" in bad.stderr
+
+
+@pytest.mark.postgres
+def test_pause_against_postgres_reaches_a_running_scheduler(tmp_path: Path, pg_url: str) -> None:
+    _write(
+        tmp_path / "runner.py",
+        "import tasks  # stored jobs resolve to functions of imported modules\n"
+        "from asyncron import AsyncScheduler\nscheduler = AsyncScheduler()\n",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "asyncron", "run", "runner:scheduler", "--store", pg_url],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        _wait_for_line(proc, "job(s)", seen)
+        assert "2 job(s)" in seen[-1]
+        paused = _run(tmp_path, "pause", "adder", "--store", pg_url)  # no "store in use" error
+        assert paused.returncode == 0, paused.stderr
+        _wait_for_line(proc, "job paused", seen)  # the node applied it (LISTEN/NOTIFY)
+        assert "job='adder'" in seen[-1]
+        assert _run(tmp_path, "resume", "adder", "--store", pg_url).returncode == 0
+        _wait_for_line(proc, "job resumed", seen)
+        assert "job='adder'" in seen[-1]
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=TIMEOUT)
     finally:

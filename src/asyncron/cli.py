@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from ._scheduler import AsyncScheduler
     from .abc import Store, StoredJob
+    from .stores.postgres import PostgresStore
 
 __all__ = ["SUBCOMMANDS", "CommandError", "main"]
 
@@ -300,8 +301,13 @@ def _build_run(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _run_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if not _TARGET.match(args.target) and args.store is not None:
-        return _run_store_command("run-now", args, out, err)
+    if not _TARGET.match(args.target):
+        if args.store is not None:  # `run ID --store URL`: the short form of run-now
+            return _run_store_command("run-now", args, out, err)
+        raise CommandError(
+            f"{args.target!r} is not a module:attribute reference (e.g. myapp.jobs:scheduler); "
+            f"to run the stored job {args.target!r} now, add --store URL"
+        )
     obj = _load_target(args.target)
     kind = _target_kind(obj)
     live = out.isatty() and not args.plain
@@ -549,7 +555,8 @@ async def _wait_stopped(scheduler: AsyncScheduler) -> None:
 def _store_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="URL",
-        help="the store: json:///path/jobs.json, sqlite:///path/jobs.db, or a path",
+        help="the store: json:///path/jobs.json, sqlite:///path/jobs.db, a path, or "
+        "postgresql://user@host/db?schema=NAME",
     )  # fmt: skip
 
 
@@ -568,6 +575,13 @@ def _build_job_command(command: str) -> Builder:
     return build
 
 
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def _is_postgres(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
+
+
 def _open_store_url(url: str) -> Store:
     """The store ``url`` names, refusing to create a new, empty one by mistake.
 
@@ -577,6 +591,18 @@ def _open_store_url(url: str) -> Store:
     from .errors import InvalidJobError
     from .stores import store_from_url
 
+    if _is_postgres(url):
+        try:
+            from .stores.postgres import PostgresStore
+        except ImportError as exc:
+            raise CommandError(
+                f"--store {url.split('://', 1)[0]}://: needs asyncpg "
+                "(pip install 'asyncron[postgres]')"
+            ) from exc
+        try:
+            return PostgresStore(url, min_size=1, max_size=2, application_name="asyncron-cli")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
     try:
         store = store_from_url(url)
     except InvalidJobError as exc:
@@ -587,8 +613,37 @@ def _open_store_url(url: str) -> Store:
     return store
 
 
+async def _check_postgres_schema(store: PostgresStore) -> None:
+    """Refuse a PostgreSQL schema that holds no asyncron store: opening the store would create
+    one, and a typo in ``?schema=`` would then show an empty store instead of an error.
+
+    Raises:
+        CommandError: the server cannot be reached, or the schema has no store.
+    """
+    import asyncpg  # type: ignore[import-untyped]
+
+    try:
+        conn = await asyncpg.connect(store.dsn, timeout=10)
+    except Exception as exc:
+        raise CommandError(f"{store.description}: cannot connect: {exc}") from exc
+    try:
+        found = await conn.fetchval("SELECT to_regclass($1)", f'"{store.schema}".jobs')
+    finally:
+        await conn.close()
+    if found is None:
+        raise CommandError(
+            f"no store in {store.description}: the schema has no asyncron tables "
+            "(check ?schema= in the URL; the default schema is asyncron)"
+        )
+
+
 @contextlib.asynccontextmanager
 async def _opened(store: Store) -> AsyncIterator[Store]:
+    if getattr(store, "supports_claims", False):
+        from .stores.postgres import PostgresStore
+
+        if isinstance(store, PostgresStore):
+            await _check_postgres_schema(store)
     await store.open()
     try:
         yield store
@@ -696,10 +751,13 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
             out.write(f"job {job.id} ({job.name}) was not paused\n")
             return EXIT_OK
         await store.update_job(job.evolve(status="pending", version=job.version + 1))
-        out.write(
-            f"resumed job {job.id} ({job.name}); missed fires follow its misfire policy "
-            "when a scheduler next opens the store\n"
-        )
+        if getattr(store, "supports_claims", False):
+            out.write(f"resumed job {job.id} ({job.name})\n")
+        else:
+            out.write(
+                f"resumed job {job.id} ({job.name}); missed fires follow its misfire policy "
+                "when a scheduler next opens the store\n"
+            )
         return EXIT_OK
 
 
@@ -708,7 +766,7 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
 
     The other stored jobs are loaded but the scheduler is not started, so nothing else fires.
     """
-    from ._persistence import make_journal
+    from ._persistence import StoreJournal, make_journal
     from ._refs import FunctionRegistry
     from ._scheduler import AsyncScheduler
 
@@ -725,7 +783,14 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    journal = make_journal(store, registry=FunctionRegistry([module]))
+    registry = FunctionRegistry([module])
+    if getattr(store, "supports_claims", False):
+        # PostgreSQL: this process must not join the cluster (it would claim fires and recover
+        # other nodes' leases); a plain journal loads the definitions and runs the one job, as
+        # run_now does on any node (not claimed).
+        journal = StoreJournal(store, registry=registry)
+    else:
+        journal = make_journal(store, registry=registry)
     engine = AsyncScheduler(store=journal)
     # The job's failure is reported in one line below: keep the engine's log quiet unless --debug.
     quiet = contextlib.nullcontext() if args.debug else _logging_to(logging.NullHandler())
