@@ -44,6 +44,7 @@ from ._serialize import StoreError, decode_arguments, trigger_from_doc
 from .abc import StoredJob
 from .errors import InvalidJobError
 from .stores.postgres import (
+    SKIPPED,
     ClaimRequest,
     PostgresStore,
     connection_errors,
@@ -55,6 +56,20 @@ if TYPE_CHECKING:
     from ._scheduler import AsyncScheduler, _JobState
 
 __all__ = ["ClusterJournal"]
+
+
+def _cluster_limit(job: _JobState) -> int | None:
+    """How many fires of ``job`` may be running on other nodes for a fire claimed now to run:
+    the overlap policy, applied by the claim itself. ``job.running`` already counts the slot
+    this claim holds. ``skip`` (the default) allows none elsewhere, ``allow_all`` what
+    ``max_instances`` leaves; the buffering and ``cancel_other`` policies act on the node that
+    runs the job (None: no cluster-wide limit)."""
+    opts = job.opts
+    if opts.overlap == "skip":
+        return 1
+    if opts.overlap == "allow_all" and opts.max_instances is not None:
+        return max(1, opts.max_instances - (job.running - 1))
+    return None
 
 logger = logging.getLogger("asyncron")
 
@@ -160,6 +175,8 @@ class ClusterJournal(StoreJournal):
         # fires this node won and has not started yet / is running: (job id, fire us) -> token
         self._claimed: dict[tuple[str, int], int] = {}
         self._running: dict[tuple[str, int], int] = {}
+        # fires this node recorded as skipped (overlap, cluster-wide) until the engine hears of it
+        self._skipped: dict[tuple[str, int], bool] = {}
         # when each held lease was last known good: the local monotonic instant at which the
         # statement that granted or renewed it was sent (the database's expiry is later)
         self._confirmed: dict[tuple[str, int], float] = {}
@@ -181,6 +198,7 @@ class ClusterJournal(StoreJournal):
             "claims_won": 0,
             "claims_lost": 0,
             "claims_early": 0,
+            "claims_skipped": 0,
             "recovered_rerun": 0,
             "recovered_abandoned": 0,
             "leases_lost": 0,
@@ -269,6 +287,7 @@ class ClusterJournal(StoreJournal):
             fire_ts,
             None if nxt is None else job.next_ts,
             getattr(job.opts, "on_crash", "abandon"),
+            _cluster_limit(job),
         )
         fut: asyncio.Future[bool] = loop.create_future()
         self._claim_queue.append((request, fut))
@@ -280,6 +299,8 @@ class ClusterJournal(StoreJournal):
         if won:
             fault_point("after_claim")
             fault_point("before_dispatch")
+        elif self._skipped.pop((job.id, to_us(fire_ts)), False) and self._engine is not None:
+            self._engine._count_skip(job, fire_ts, "overlap: the previous run is still going")
         return won
 
     async def _claim_loop(self) -> None:
@@ -326,11 +347,15 @@ class ClusterJournal(StoreJournal):
                     fault_point("after_advance")
                 for request, fut in batch:
                     token = won.get((request.job_id, to_us(request.fire_ts)))
-                    if token is not None:
+                    if token == SKIPPED:  # recorded as skipped: a run is going on elsewhere
+                        self._skipped[(request.job_id, to_us(request.fire_ts))] = True
+                        self.counters["claims_skipped"] += 1
+                        token = None
+                    elif token is not None:
                         self._claimed[(request.job_id, to_us(request.fire_ts))] = token
                         self._confirmed[(request.job_id, to_us(request.fire_ts))] = sent[0]
                         self.counters["claims_won"] += 1
-                    else:
+                    elif (request.job_id, to_us(request.fire_ts)) not in self._skipped:
                         self.counters["claims_lost"] += 1
                     if not fut.done():
                         fut.set_result(token is not None)

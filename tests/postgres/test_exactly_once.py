@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,35 @@ def test_three_nodes_run_each_of_2000_fires_exactly_once(
     assert len(audit) == len(seen)
     assert seen == expected, (len(expected - seen), len(seen - expected), errs)
     assert all("Traceback" not in e for e in errs), errs
+
+
+def test_a_job_that_must_not_overlap_runs_one_fire_at_a_time_across_the_cluster(
+    pg_dsn: str, schema: str, tmp_path: Path
+) -> None:
+    """overlap="skip" (the default) holds across nodes: while a run of the job is going on one
+    node, the fires that come due are recorded as skipped by whichever node claims them."""
+    start = time.time() + 3.0
+    end = start + 3.0
+    jobs = plan_jobs(start, end, intervals=6, seconds=0.25, sleep=0.6)  # overlap="skip"
+    expected = expected_fires(jobs)
+    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.0, track_end=True)
+    try:
+        cluster.start(3)
+        errs = cluster.wait()
+    finally:
+        cluster.close()
+    fires = cluster.fires()
+    # every fire was claimed once, by one node: run or recorded as skipped
+    assert expected <= set(fires), (sorted(expected - set(fires))[:5], errs[0][-2000:])
+    states = Counter(fires[k][0] for k in expected)
+    assert set(states) <= {"succeeded", "skipped"}, states
+    assert states["skipped"] > 0 and states["succeeded"] > 0, states
+    # the runs of one job never overlap in time, whichever nodes ran them
+    spans = cluster.spans()
+    assert duplicates(cluster.audit()) == {}
+    ran = {(s[0], s[1]) for s in spans}
+    assert ran == {k for k in expected if fires[k][0] == "succeeded"}
+    for job in jobs:
+        mine = sorted((s[3], s[4]) for s in spans if s[0] == job["id"])
+        for (_, first_end), (second_start, _) in itertools.pairwise(mine):
+            assert first_end is not None and first_end <= second_start, (job["id"], mine)

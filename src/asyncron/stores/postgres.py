@@ -54,7 +54,7 @@ __all__ = [
 logger = logging.getLogger("asyncron.stores")
 
 #: The schema this version writes. Older schemas are migrated at open; newer ones are refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 _FINAL = ["completed", "failed", "cancelled", "skipped"]
@@ -104,12 +104,18 @@ def to_us(ts: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ClaimRequest:
-    """One fire to claim: its identity, the job's next fire after it, and its crash policy."""
+    """One fire to claim: its identity, the job's next fire after it, its crash policy, and how
+    many fires of the job may be running on other nodes for this one to run (None: no limit)."""
 
     job_id: str
     fire_ts: float
     next_ts: float | None
     on_crash: str = "abandon"
+    max_running: int | None = None
+
+
+#: The token :meth:`PostgresStore.claim_fires` returns for a fire it recorded as skipped.
+SKIPPED = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +201,20 @@ class PostgresStore(Store):
         self._s = s
         self._sql_claim = f"""
 WITH req AS (
-    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[])
-        AS r(job_id, fire_us, next_us, on_crash)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $9::int[])
+        AS r(job_id, fire_us, next_us, on_crash, max_running)
 ), prior AS (
-    SELECT f.job_id, f.fire_us, f.token FROM {s}.fires f
+    SELECT f.job_id, f.fire_us, f.token, f.state FROM {s}.fires f
     JOIN req r ON r.job_id = f.job_id AND r.fire_us = f.fire_us
     WHERE f.claim_key = $5 AND f.owner = $6
 ), locked AS (
-    SELECT j.id, r.fire_us, r.next_us, r.on_crash FROM {s}.jobs j JOIN req r ON r.job_id = j.id
+    SELECT j.id, r.fire_us, r.next_us, r.on_crash,
+        (r.max_running IS NOT NULL AND (
+            SELECT count(*) FROM {s}.fires f
+            WHERE f.job_id = j.id AND f.state = 'running' AND f.owner <> $6
+              AND f.lease_until > clock_timestamp()
+        ) >= r.max_running) AS busy
+    FROM {s}.jobs j JOIN req r ON r.job_id = j.id
     WHERE (j.last_claimed_us IS NULL OR j.last_claimed_us < r.fire_us)
       AND r.fire_us <= (extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $7
     ORDER BY j.id
@@ -211,13 +223,16 @@ WITH req AS (
     UPDATE {s}.jobs j
     SET last_claimed_us = l.fire_us, next_run = l.next_us / 1000000.0, version = j.version + 1
     FROM locked l WHERE j.id = l.id
-    RETURNING j.id, l.fire_us, l.on_crash, j.version
+    RETURNING j.id, l.fire_us, l.on_crash, j.version, l.busy
 ), ins AS (
     INSERT INTO {s}.fires
         (job_id, fire_us, owner, state, attempt, token, on_crash, claim_key, claimed_at,
-         lease_until)
-    SELECT id, fire_us, $6, 'running', 1, version, on_crash, $5, now(),
-           clock_timestamp() + make_interval(secs => $8)
+         lease_until, finished_at, error)
+    SELECT id, fire_us, $6, CASE WHEN busy THEN 'skipped' ELSE 'running' END, 1,
+           CASE WHEN busy THEN {SKIPPED} ELSE version END, on_crash, $5, now(),
+           clock_timestamp() + make_interval(secs => $8),
+           CASE WHEN busy THEN clock_timestamp() END,
+           CASE WHEN busy THEN 'skipped: the previous run was still going (overlap)' END
     FROM adv
     ON CONFLICT (job_id, fire_us) DO NOTHING
     RETURNING job_id, fire_us, token
@@ -450,7 +465,7 @@ RETURNING id
         self, job_id: str, fire_ts: float, owner: str, lease_seconds: float
     ) -> bool:
         won = await self.claim_fires([ClaimRequest(job_id, fire_ts, None)], owner, lease_seconds)
-        return bool(won)
+        return any(token != SKIPPED for token in won.values())
 
     # -- claims, leases, recovery ---------------------------------------------------------------
 
@@ -466,7 +481,10 @@ RETURNING id
         """Claim fires in one statement; returns ``{(job_id, fire_us): token}`` for those won.
 
         A fire is won when it is newer than the job's claim watermark, due by the database
-        clock (at most ``max_lead`` seconds early) and not recorded yet. ``key`` identifies the
+        clock (at most ``max_lead`` seconds early) and not recorded yet. A won fire of a job
+        that already has ``max_running`` fires running on *other* nodes under a live lease is
+        recorded as ``skipped`` instead, and its token is :data:`SKIPPED` (the overlap policy,
+        applied cluster-wide; the claiming node applies it to its own runs itself). ``key`` identifies the
         attempt: repeating a call with the same key after a lost connection returns what the
         first call won (a claim whose commit was not acknowledged is not lost, and not doubled).
         Requests must name each job at most once.
@@ -487,6 +505,7 @@ RETURNING id
             owner,
             int(max_lead * 1_000_000),
             float(lease_seconds),
+            [r.max_running for r in requests],
         )
         return {(r["job_id"], int(r["fire_us"])): int(r["token"]) for r in rows}
 
@@ -696,6 +715,11 @@ _MIGRATIONS: dict[int, list[str]] = {
             node text NOT NULL,
             at timestamptz NOT NULL DEFAULT clock_timestamp()
         )""",
+    ],
+    # 2: the cluster-wide overlap check counts a job's running fires
+    2: [
+        "CREATE INDEX IF NOT EXISTS fires_running_job ON {s}.fires (job_id) "
+        "WHERE state = 'running'",
     ],
 }
 
