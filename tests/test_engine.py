@@ -591,3 +591,95 @@ async def test_a_job_reads_its_own_run_info_and_publishes_progress() -> None:
         snap = await s.get_job(job_id)
     assert seen == [(job_id, datetime(2026, 1, 1, 0, 0, 10, tzinfo=UTC))]
     assert snap is not None and snap.progress == "step 2 of 3"
+
+
+async def test_large_batch_records_each_run_as_a_single_run_does() -> None:
+    # 600 due jobs: one dispatch pass large enough to pause the collector, on the fast path
+    # (no subscriber); one more job observed by a subscriber takes the general path.
+    import gc
+
+    async def value(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    seen: list[object] = []
+    async with AsyncScheduler() as s:
+        await s.stop()
+        ids = [await s.schedule(value, args=(i,)) for i in range(600)]
+        await s.start()
+        fast = [await s.wait_job(job_id, timeout=10) for job_id in ids]
+        assert gc.isenabled()
+        fast_history = await s.get_run_history(ids[7])
+        s.subscribe(seen.append)
+        general_id = await s.schedule(value, args=(7,))
+        general = await s.wait_job(general_id, timeout=10)
+        general_history = await s.get_run_history(general_id)
+    assert seen  # the subscriber saw the general path's run
+    assert [j.result for j in fast] == list(range(600))
+    assert {j.status for j in fast} == {JobStatus.COMPLETED}
+    assert all(j.run_count == 1 and j.next_run is None for j in fast)
+    assert general.status is fast[7].status and general.result == fast[7].result
+    assert len(fast_history) == len(general_history) == 1
+    a, b = fast_history[0], general_history[0]
+    assert (a.outcome, a.attempt, a.result, a.error) == (b.outcome, b.attempt, b.result, b.error)
+    assert a.scheduled_at <= a.started_at <= a.ended_at
+
+
+async def test_history_of_a_recurring_job_keeps_every_result_in_order() -> None:
+    clock = VirtualClock(autojump=True)
+    counter = itertools.count(1)
+
+    async def tick() -> int:
+        return next(counter)
+
+    async with AsyncScheduler(clock=clock) as s:
+        job_id = await s.schedule(tick, trigger=IntervalTrigger(minutes=1), max_runs=4)
+        job = await s.wait_job(job_id, timeout=10)
+        history = await s.get_run_history(job_id)
+    assert job.result == 4
+    assert [r.result for r in history] == [1, 2, 3, 4]
+    assert [r.outcome for r in history] == ["succeeded"] * 4
+    await clock.aclose()
+
+
+async def test_next_run_keeps_the_exact_instant_and_the_triggers_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    from asyncron import CronTrigger
+
+    clock = VirtualClock()
+    berlin = CronTrigger.from_expression("30 9 * * *", timezone="Europe/Berlin")
+    exact = clock.now() + timedelta(hours=1, microseconds=123457)
+    async with AsyncScheduler(clock=clock) as s:
+        zoned = await s.get_job(await s.schedule(lambda: None, trigger=berlin))
+        once = await s.get_job(await s.schedule(lambda: None, trigger=OnceTrigger(exact)))
+    assert zoned is not None and once is not None
+    assert zoned.next_run == berlin.get_next_run(clock.now())
+    assert zoned.next_run is not None and zoned.next_run.tzinfo == ZoneInfo("Europe/Berlin")
+    assert once.next_run == exact and once.next_run is not None
+    assert once.next_run.microsecond == 123457
+    await clock.aclose()
+
+
+async def test_rarely_used_fields_of_one_job_do_not_leak_to_another() -> None:
+    # Plain jobs share one read-only record of defaults; a job that sets a rare field (here:
+    # arguments, a pause, a progress text from its thread) gets its own.
+    from asyncron import set_progress
+
+    def report() -> str:
+        set_progress("half way")
+        return "ok"
+
+    clock = VirtualClock()
+    async with AsyncScheduler(clock=clock) as s:
+        plain = await s.schedule(lambda: None, trigger=IntervalTrigger(hours=1))
+        with_args = await s.schedule(print, trigger=IntervalTrigger(hours=1), args=("x",))
+        paused = await s.schedule(lambda: None, trigger=IntervalTrigger(hours=1))
+        await s.pause(paused)
+        done = await s.wait_job(await s.schedule(report), timeout=5)
+        jobs = {j.id: j for j in await s.list_jobs()}
+    assert done.progress == "half way" and done.result == "ok"
+    assert jobs[with_args].args == ("x",) and jobs[plain].args == ()
+    assert jobs[paused].status is JobStatus.PAUSED and jobs[plain].status is JobStatus.PENDING
+    assert jobs[plain].progress is None and jobs[plain].kwargs == {}
+    await clock.aclose()

@@ -697,6 +697,7 @@ class AsyncScheduler:
         self._stopped_event: asyncio.Event | None = None
         self._id_counter = 0
         self._graph = DependencyGraph()
+        self._any_edges = False  # set once a dependency is added: the fast paths then step aside
         self._last_context: contextvars.Context | None = None
         if isinstance(job_defaults, JobOptions):
             self._defaults = job_defaults
@@ -925,6 +926,7 @@ class AsyncScheduler:
             self._journal.validate(job)
         if deps:
             self._graph.add(job.id, deps, self._dep_done_for_good)
+            self._any_edges = True
             job.depends_on = tuple(deps)
         self._jobs[job.id] = job
         first = job.trigger.get_first_run(self._clock.now())
@@ -949,6 +951,7 @@ class AsyncScheduler:
         job = self._require(job_id)
         deps = self._check_deps(depends_on)
         self._graph.add(job_id, deps, self._dep_done_for_good)
+        self._any_edges = True
         job.depends_on = self._graph.dependencies(job_id)
 
     def _check_deps(self, depends_on: Iterable[str] | None) -> list[str]:
@@ -2294,7 +2297,7 @@ class AsyncScheduler:
             or run.abandoned
             or self._events.subscriptions
             or self._journal is not None
-            or self._graph.any_dependents
+            or self._any_edges
         ):
             self._task_ended(run, result, None)
             return
