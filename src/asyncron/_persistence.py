@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._model import JobStatus
+from ._model import Job, JobStatus
 from ._refs import FunctionRegistry
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
@@ -520,10 +520,21 @@ class StoreJournal:
         now = engine.clock.now()
         self.interrupted, self.misfires = [], {}
         self._unresolved.clear()
+        adopt: list[tuple[str, Trigger]] = []
         for row in rows:
-            if row.id in self._recs or engine.get_job_nowait(row.id) is not None:
-                continue  # already live (scheduled before start, or a restart of this engine)
+            live = engine.get_job_nowait(row.id)
+            if live is not None:
+                # already live: scheduled again before start (decorators, app start-up code),
+                # or a restart of this engine
+                anchored = _stored_anchor(live, row)
+                if anchored is not None:
+                    adopt.append((row.id, anchored))
+                continue
+            if row.id in self._recs:
+                continue
             self._restore(row, now)
+        for job_id, anchored in adopt:
+            await engine.reschedule(job_id, anchored)
         quarantined = getattr(self.store, "quarantined", None)
         if quarantined:
             logger.warning(
@@ -966,3 +977,40 @@ def make_journal(store: object, **options: Any) -> StoreJournal:
         if isinstance(store, PostgresStore):
             return ClusterJournal(store, **options)
     return StoreJournal(store, **options)
+
+
+def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
+    """The trigger a job scheduled again at start-up should take over from its stored record.
+
+    An :class:`~asyncron.triggers.IntervalTrigger` without ``start`` counts from the moment it
+    is scheduled, so every process (or restart) that schedules the same job id would fire it on
+    a grid of its own: N web workers would run it N times per interval, each fire claimed once.
+    When the stored record is the same interval, the live job keeps the stored grid instead:
+    the stored ``start`` if it has one, else the stored next fire. None: nothing to adopt (a
+    different trigger is a deliberate change, and the code's version wins).
+    """
+    from .triggers.interval import IntervalTrigger
+
+    live = job.trigger
+    if not isinstance(live, IntervalTrigger) or live.start is not None:
+        return None
+    try:
+        stored = trigger_from_doc(row.trigger, f"job {row.id} trigger")
+    except (ValueError, TypeError, LookupError):
+        return None
+    if not isinstance(stored, IntervalTrigger) or (stored.interval, stored.end) != (
+        live.interval,
+        live.end,
+    ):
+        return None
+    if stored.start is not None:
+        anchor = stored.start
+    elif row.next_run is not None:
+        anchor = datetime.fromtimestamp(row.next_run, UTC)
+    else:
+        return None
+    if job.next_run is not None:
+        steps = (job.next_run - anchor) / live.interval
+        if abs(steps - round(steps)) * live.interval.total_seconds() < 0.001:
+            return None  # already on the stored grid
+    return IntervalTrigger(live.interval, start=anchor, end=live.end)

@@ -320,12 +320,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library: an interval trigger without start= is anchored at each node's own start, "
-    "so N workers fire N phases of the same job (each claimed once, but the job runs N times "
-    "as often); see the report on issue 8",
-)
 def test_interval_without_start_runs_at_its_rate_across_workers(
     store_url: str, tmp_path: Path
 ) -> None:
