@@ -1846,11 +1846,6 @@ def test_dependency_cycle_message_also_names_the_jobs(dsched: DependencySchedule
     assert "load -> extract -> load" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_tz.local_zone() is cached once per process (lru_cache), so a TZ change made with "
-    "time.tzset() is not seen by naive datetimes (_tz.py, outside this audit's files)",
-)
 def test_naive_run_at_follows_a_tz_change_made_at_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()

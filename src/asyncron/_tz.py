@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -13,15 +14,21 @@ from .errors import InvalidTriggerError
 __all__ = ["ensure_aware", "local_zone", "resolve_zone"]
 
 
-@lru_cache(maxsize=1)
 def local_zone() -> tzinfo:
     """The system's local time zone as an IANA ``ZoneInfo`` when it can be named.
 
     Looks at ``TZ``, then ``/etc/timezone``, then the ``/etc/localtime`` link; falls back to the
     fixed offset Python reports, and to UTC. A named zone matters: a fixed offset knows no DST.
+    Cached per value of ``TZ`` and of the fixed offset Python reports, so a change of ``TZ``
+    followed by ``time.tzset()`` is seen.
     """
+    return _local_zone(os.environ.get("TZ", ""), time.timezone, time.altzone)
+
+
+@lru_cache(maxsize=8)
+def _local_zone(tz_env: str, _offset: int, _alt_offset: int) -> tzinfo:
     candidates: list[str] = []
-    env = os.environ.get("TZ", "").lstrip(":")
+    env = tz_env.lstrip(":")
     if env:
         candidates.append(env)
     try:
