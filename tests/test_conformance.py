@@ -1762,11 +1762,6 @@ def test_a_job_can_be_cancelled_while_a_thread_waits_for_it(sched: Scheduler) ->
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: AsyncScheduler.stop() leaves wait_job() waiters of unfinished jobs pending "
-    "forever (_scheduler.py)",
-)
 async def test_async_wait_job_ends_when_the_scheduler_stops() -> None:
     async with AsyncScheduler() as s:
         job_id = await s.schedule(print, trigger=IntervalTrigger(hours=1))

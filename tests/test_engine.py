@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import itertools
 import logging
 import threading
 import time
+import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -683,3 +685,26 @@ async def test_rarely_used_fields_of_one_job_do_not_leak_to_another() -> None:
     assert jobs[paused].status is JobStatus.PAUSED and jobs[plain].status is JobStatus.PENDING
     assert jobs[plain].progress is None and jobs[plain].kwargs == {}
     await clock.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_run_cancelled_before_its_task_first_runs_is_recorded_and_leaves_nothing_behind() -> (
+    None
+):
+    """Cancelled in the same loop pass that started it: the run's task never steps, yet the run
+    ends cancelled, the job is no longer running, and no coroutine is left never awaited."""
+
+    async def body() -> None:
+        await asyncio.sleep(10)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        async with AsyncScheduler() as scheduler:
+            job_id = await scheduler.schedule(body)
+            await asyncio.sleep(0)  # the dispatcher fires it: its task exists, not yet stepped
+            assert (await scheduler.get_job(job_id)).status is JobStatus.RUNNING  # type: ignore[union-attr]
+            assert await scheduler.cancel(job_id)
+            job = await scheduler.get_job(job_id)
+            assert job is not None and job.status is JobStatus.CANCELLED
+            assert scheduler.statistics().running == 0
+        gc.collect()

@@ -828,6 +828,19 @@ class AsyncScheduler:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        # callers of wait_job() on jobs that will not end now are told so, not left waiting
+        for job in self._jobs.values():
+            x = job.x
+            if x.final_waiters:
+                waiters, x.final_waiters = x.final_waiters, None
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(
+                            SchedulerStateError(
+                                f"wait_job({job.id!r}): the scheduler was stopped while this "
+                                f"call was waiting (job {job.name!r} is {job.status.value})"
+                            )
+                        )
         if self._journal is not None:
             await self._journal.close()
         if self._stopped_event is not None:
@@ -1204,6 +1217,7 @@ class AsyncScheduler:
         Raises:
             JobLookupError: no such job.
             TimeoutError: ``timeout`` seconds (real time) passed first.
+            SchedulerStateError: the scheduler was stopped while this call was waiting.
         """
         job = self._require(job_id)
         if not job.status.is_final:
@@ -1932,14 +1946,9 @@ class AsyncScheduler:
                 job.status = _RUNNING
                 job.last_run = now
                 run = job.run = _Run(self, job, fire_ts, now, 1, None)
-                try:
-                    coro = job.call()
-                except Exception as exc:  # the callable raised before giving a coroutine
-                    self._finish(run, None, exc)
-                else:
-                    task = create_task(drive(run, coro), context=job.context.copy())
-                    run.fut = task
-                    inflight_add(task)
+                task = create_task(drive(run, job.call), context=job.context.copy())
+                run.fut = task
+                inflight_add(task)
                 if job.trigger.__class__ is OnceTrigger and job.running:
                     job.next_ts = job.next_dt = None  # _advance's answer for a one-shot
                     continue
@@ -2241,14 +2250,11 @@ class AsyncScheduler:
             )
         fut: asyncio.Future[Any]
         if job.is_async:
-            try:
-                coro = job.call()
-            except Exception as exc:  # the callable raised before giving a coroutine
-                self._finish(run, None, exc)
-                return
             # One task per run, recording its own outcome when the job's coroutine ends: no
-            # done-callback hop through the loop (that would double the handles per run).
-            task = loop.create_task(self._drive(run, coro), context=job.context.copy())
+            # done-callback hop through the loop (that would double the handles per run). The
+            # job's coroutine is made inside the task, so that a task cancelled before its first
+            # step leaves no coroutine never awaited (see _cancel_task).
+            task = loop.create_task(self._drive(run, job.call), context=job.context.copy())
             run.fut = task
             self._inflight.add(task)
         else:
@@ -2267,10 +2273,10 @@ class AsyncScheduler:
         if timeout is not None:
             run.timer = loop.call_later(timeout, self._on_run_timeout, run)
 
-    async def _drive(self, run: _Run, coro: Any) -> Any:
+    async def _drive(self, run: _Run, call: Callable[..., Any], *args: Any) -> Any:
         _CURRENT.set(run)
         try:
-            result = await coro
+            result = await call(*args)
         except asyncio.CancelledError:
             self._task_ended(run, None, None, cancelled=True)
             raise
@@ -2363,9 +2369,26 @@ class AsyncScheduler:
             return
         run.timed_out = True
         if isinstance(fut, asyncio.Task):
-            fut.cancel()  # recorded as a timeout when the task ends
+            self._cancel_task(run, fut)  # recorded as a timeout when the task ends
         else:
             self._abandon(run, "timed_out")
+
+    def _cancel_task(self, run: _Run, task: asyncio.Task[Any]) -> None:
+        """Cancel an async run's task. A task that has not taken its first step yet (cancelled
+        in the same loop pass that started it: ``cancel_other`` over a burst of fires, a job
+        cancelled right after it fired) never enters :meth:`_drive`, so its cancellation is
+        recorded here, and an awaitable it was handed is closed."""
+        coro = task.get_coro()
+        if (
+            task.cancel()
+            and inspect.iscoroutine(coro)
+            and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+        ):
+            frame = coro.cr_frame
+            for arg in () if frame is None else frame.f_locals.get("args", ()):
+                if inspect.iscoroutine(arg):
+                    arg.close()
+            self._task_ended(run, None, None, cancelled=True)
 
     def _stop_run(self, run: _Run, *, superseded: bool = False) -> str:
         """Cancel a run in flight: an async run's task is cancelled; a sync run cannot be
@@ -2375,7 +2398,7 @@ class AsyncScheduler:
         run.superseded = superseded
         if isinstance(fut, asyncio.Task):
             if fut is not _current_task():
-                fut.cancel()
+                self._cancel_task(run, fut)
             return "cancelled"
         if fut is not None and not fut.done():
             self._abandon(run, "abandoned")
@@ -2410,7 +2433,7 @@ class AsyncScheduler:
             # loop, under the same timeout (the timer stays armed on the new task).
             assert self._loop is not None
             task = self._loop.create_task(
-                self._drive(run, _await(result)), context=run.job.context.copy()
+                self._drive(run, _await, result), context=run.job.context.copy()
             )
             run.fut = task
             self._inflight.add(task)

@@ -315,7 +315,9 @@ async def test_statistics_timeline_and_openapi() -> None:
         await _wait_for(lambda: scheduler.statistics().fires >= 3)
         stats = (await client.get("/scheduler/api/stats")).json()
         assert stats["jobs"] == 3 and stats["fires"] >= 3 and stats["failures"] >= 1
-        assert stats["jobs_by_status"]["pending"] == 3
+        # the two 20 ms jobs may be in a run at the instant of the snapshot
+        by_status = stats["jobs_by_status"]
+        assert by_status["pending"] + by_status["running"] == 3 and by_status["pending"] >= 1
         assert stats["lateness_p50"] is not None
 
         timeline = (await client.get("/scheduler/api/timeline", params={"hours": 1})).json()
