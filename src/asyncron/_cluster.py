@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._faults import fault_point
-from ._model import JobStatus
+from ._model import JobStatus, RunRecord
 from ._persistence import StoreJournal
 from ._serialize import StoreError, decode_arguments, trigger_from_doc
 from .abc import StoredJob
@@ -533,6 +533,29 @@ class ClusterJournal(StoreJournal):
             await self.pg.release_fire(self.node_id, job_id, key[1], token)
         except self._errors:
             pass  # it expires again by itself
+
+    async def past_runs(self, job_id: str, limit: int) -> list[RunRecord]:
+        """The job's last ``limit`` runs across the cluster, oldest first, from the fires
+        table (no results there: runs of this node keep theirs in the engine's history).
+
+        Raises:
+            Exception: the connection errors of the store.
+        """
+        out = []
+        for row in await self.pg.recent_fires(job_id, limit):
+            scheduled = datetime.fromtimestamp(row["fire_us"] / 1_000_000, UTC)
+            started = datetime.fromtimestamp(row["started"], UTC)
+            out.append(
+                RunRecord(
+                    scheduled_at=scheduled,
+                    started_at=max(started, scheduled),
+                    ended_at=datetime.fromtimestamp(row["finished"], UTC),
+                    attempt=int(row["attempt"]),
+                    outcome=str(row["state"]),
+                    error=row["error"],
+                )
+            )
+        return out
 
     # -- remote changes -------------------------------------------------------------------------
 

@@ -1490,7 +1490,8 @@ class AsyncScheduler:
         ]
 
     async def describe(self, job_id: str, *, fires: int = 10, runs: int = 10) -> JobDescription:
-        """The job, its next ``fires`` fire times and its last ``runs`` runs.
+        """The job, its next ``fires`` fire times and its last ``runs`` runs (with the
+        PostgreSQL store, its runs on every node of the cluster).
 
         Raises:
             JobLookupError: no such job.
@@ -1503,11 +1504,21 @@ class AsyncScheduler:
             if job.max_runs is not None and job.started + len(upcoming) >= job.max_runs:
                 break
             t = job.trigger.get_next_run(t)
-        return JobDescription(
-            job=job.snapshot(),
-            next_fires=tuple(upcoming),
-            last_runs=tuple(self._history(job)[-runs:] if runs else ()),
-        )
+        last: list[RunRecord] = list(self._history(job)[-runs:]) if runs else []
+        cluster = getattr(self._journal, "past_runs", None)
+        if runs and cluster is not None:
+            # a shared store: the job's runs on every node (this node's keep their results)
+            try:
+                shared = await cluster(job_id, runs)
+            except Exception as exc:
+                logger.warning("describe(%r): the cluster's runs could not be read: %s", job_id, exc)
+            else:
+                def key(r: RunRecord) -> tuple[int, int]:
+                    return round(r.scheduled_at.timestamp() * 1_000_000), r.attempt
+
+                merged = {key(r): r for r in shared} | {key(r): r for r in last}
+                last = sorted(merged.values(), key=lambda r: (r.scheduled_at, r.attempt))[-runs:]
+        return JobDescription(job=job.snapshot(), next_fires=tuple(upcoming), last_runs=tuple(last))
 
     # -- decorators ---------------------------------------------------------------------------
 

@@ -105,3 +105,55 @@ async def _changes(dsn: str, schema: str, node_id: str) -> int:
         )
     finally:
         await conn.close()
+
+
+async def test_describe_shows_the_runs_of_every_node(pg_dsn: str, schema: str) -> None:
+    """The run history that describe() (and so the dashboard) shows is the cluster's: runs made
+    on another node appear, with their outcome; this node's own runs keep their results."""
+    a, _ = node(pg_dsn, schema)
+    b, _ = node(pg_dsn, schema)
+    ran_on: dict[str, int] = {"a": 0, "b": 0}
+    calls: list[str] = []
+
+    async def work(tag: str) -> str:
+        calls.append(tag)
+        if len(calls) % 3 == 0:
+            raise RuntimeError("every third run fails")
+        return f"done {len(calls)}"
+
+    for scheduler in (a, b):
+        scheduler._journal.registry.register("work", work)  # type: ignore[union-attr]
+    async with a, b:
+        job_id = await a.schedule(
+            work,
+            trigger=IntervalTrigger(seconds=0.1),
+            args=("x",),
+            job_id="w1",
+            function_name="work",
+            max_runs=12,
+        )
+        await wait_for(lambda: b.get_job_nowait("w1") is not None, 2.0)
+        await wait_for(lambda: len(calls) >= 8, 5.0)
+        await asyncio.sleep(0.3)  # outcomes are written in batches
+        for scheduler, tag in ((a, "a"), (b, "b")):
+            ran_on[tag] = len(await scheduler.get_run_history(job_id))
+        desc_a = await a.describe(job_id, runs=50)
+        desc_b = await b.describe(job_id, runs=50)
+    # each node ran some of the fires; each describes all that ended, in order, once each
+    assert ran_on["a"] + ran_on["b"] >= 8
+    for desc in (desc_a, desc_b):
+        keys = [(r.scheduled_at, r.attempt) for r in desc.last_runs]
+        assert keys == sorted(set(keys))
+        assert len(keys) >= max(ran_on["a"], ran_on["b"]) + min(ran_on["a"], ran_on["b"]) - 1
+        outcomes = {r.outcome for r in desc.last_runs}
+        assert outcomes <= {"succeeded", "failed"} and "failed" in outcomes
+        assert all(r.error for r in desc.last_runs if r.outcome == "failed")
+    # the runs made on the other node are there too
+    if ran_on["a"]:
+        assert len(desc_b.last_runs) > ran_on["b"]
+    if ran_on["b"]:
+        assert len(desc_a.last_runs) > ran_on["a"]
+    # a node's own runs keep their results
+    assert any(r.result and str(r.result).startswith("done") for r in desc_a.last_runs) or any(
+        r.result and str(r.result).startswith("done") for r in desc_b.last_runs
+    )

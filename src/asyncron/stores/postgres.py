@@ -577,6 +577,21 @@ RETURNING id
             token,
         )
 
+    async def recent_fires(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        """The job's last ``limit`` fires that ended (run to an outcome anywhere in the cluster),
+        oldest first: ``fire_us``, ``owner``, ``state``, ``attempt``, ``started`` and
+        ``finished`` (POSIX seconds), ``error``."""
+        rows = await self._p().fetch(
+            f"SELECT fire_us, owner, state, attempt, error, "
+            f"extract(epoch FROM coalesce(recovered_at, claimed_at))::float8 AS started, "
+            f"extract(epoch FROM finished_at)::float8 AS finished "
+            f"FROM {self._s}.fires WHERE job_id = $1 AND state NOT IN ('running', 'skipped') "
+            f"AND finished_at IS NOT NULL ORDER BY fire_us DESC, attempt DESC LIMIT $2",
+            job_id,
+            limit,
+        )
+        return [dict(r) for r in reversed(rows)]
+
     async def database_time(self) -> float:
         """The database server's clock, POSIX seconds."""
         value = await self._p().fetchval("SELECT extract(epoch FROM clock_timestamp())::float8")
