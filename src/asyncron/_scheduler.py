@@ -264,7 +264,6 @@ class _JobExtras:
         "more_runs",
         "paused",
         "progress",
-        "ref",
         "skipped",
         "skipped_because",
         "traceback",
@@ -285,7 +284,6 @@ class _JobExtras:
     more_runs: set[_Run] | None  # runs in flight besides _JobState.run (overlap allowed)
     paused: bool
     progress: str | None
-    ref: str | None
     skipped: int
     skipped_because: str | None
     traceback: str | None
@@ -312,7 +310,6 @@ _EXTRA_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("more_runs", None),
     ("paused", False),
     ("progress", None),
-    ("ref", None),
     ("skipped", 0),
     ("skipped_because", None),
     ("traceback", None),
@@ -367,7 +364,7 @@ class _JobState:
     """The engine's mutable record of one job. Never leaves the engine; :class:`Job` does.
 
     Kept small because a scheduler may hold 100,000s of them: the fields every fire touches are
-    slots (20 of them: 192 bytes a job), the rest are :class:`_Rare` attributes stored in a side
+    slots (21 of them: 200 bytes a job), the rest are :class:`_Rare` attributes stored in a side
     object created on first use, and the next fire is kept as one float (its datetime is made
     when asked for, see :attr:`next_fire`).
     """
@@ -385,6 +382,7 @@ class _JobState:
         "next_dt",
         "next_ts",
         "opts",
+        "ref",
         "result",
         "run",
         "run_count",
@@ -408,7 +406,6 @@ class _JobState:
     max_runs: _Rare[int | None] = _Rare()
     paused: _Rare[bool] = _Rare()
     progress: _Rare[str | None] = _Rare()
-    ref: _Rare[str | None] = _Rare()
     skipped: _Rare[int] = _Rare()
     skipped_because: _Rare[str | None] = _Rare()
     traceback: _Rare[str | None] = _Rare()
@@ -457,8 +454,9 @@ class _JobState:
             self.max_runs = max_runs
         if manual:
             self.manual = manual
-        if ref is not None:
-            self.ref = ref
+        # a slot, not a rare field: every job of a durable store has one, and it must not cost
+        # such a job the dispatcher's fast path (which needs the shared side object)
+        self.ref: str | None = ref
 
     def past_runs(self) -> list[tuple[Any, ...]] | None:
         """The history list, ``(fire_ts, started, ended, attempt, outcome, result, error)``
@@ -691,6 +689,9 @@ class AsyncScheduler:
         self._stopping = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._wake: asyncio.Future[None] | None = None
+        # set while the dispatcher waits for the next deadline; clear while it works through a
+        # backlog of due fires, pass after pass (journals write behind it: _through_burst)
+        self._calm = asyncio.Event()
         self._timer: TimerHandle | None = None
         self._timer_when = float("inf")
         self._inflight: set[asyncio.Future[Any]] = set()
@@ -754,6 +755,7 @@ class AsyncScheduler:
         self._running = True
         self._stopping = False
         self._stopped_event = asyncio.Event()
+        self._calm = asyncio.Event()
         if self._journal is not None:
             try:
                 await self._journal.open(self)
@@ -1901,11 +1903,13 @@ class AsyncScheduler:
                 break
             if len(due) == _BATCH:
                 # more is due: let the loop run other callbacks (and the collector) first
+                self._calm.clear()
                 await asyncio.sleep(0)
                 continue
             nxt = heap.next_deadline()
             if nxt is not None and (self._timer is None or nxt != self._timer_when):
                 self._arm(nxt)
+            self._calm.set()
             self._wake = loop.create_future()
             await self._wake
             self._wake = None
@@ -1917,7 +1921,7 @@ class AsyncScheduler:
 
         Most fires are of a plain job: idle, async, with nothing in its side object (no
         max_runs, dependencies, buffer, pause), no timeout or misfire limit, on an engine with
-        no journal and no subscriber. Such a fire is started right here, with what
+        no subscriber and no claims to make (a journal is told of the run, as _start_run does). Such a fire is started right here, with what
         :meth:`_fire` and :meth:`_start_run` would do for it and nothing else; every other fire
         goes through :meth:`_fire`. A dispatch pass may start 5,000 runs in a row, so the
         calls saved per fire are a good part of the engine's cost per run.
@@ -1928,7 +1932,8 @@ class AsyncScheduler:
         inflight_add = self._inflight.add
         drive = self._drive
         events = self._events
-        plain_engine = not self._claims and self._journal is None
+        plain_engine = not self._claims  # a journal without claims only hears of the run
+        journal = self._journal
         fired = 0
         try:
             for _, _, job in due:
@@ -1957,6 +1962,8 @@ class AsyncScheduler:
                 job.status = _RUNNING
                 job.last_run = now
                 run = job.run = _Run(self, job, fire_ts, now, 1, None)
+                if journal is not None:
+                    journal.run_started(job, fire_ts)
                 task = create_task(drive(run, job.call), context=job.context.copy())
                 run.fut = task
                 inflight_add(task)
@@ -2303,7 +2310,8 @@ class AsyncScheduler:
         """An async run returned ``result``: :meth:`_task_ended` for the common case, in one
         call. The case: no timer, no caller waiting for the outcome, no other run of the job,
         nothing in the job's side object (no waiters, buffer, held fire, dependencies, failure
-        details), no subscriber, journal or dependency edge in the engine. Everything else goes
+        details), no subscriber, claiming journal or dependency edge in the engine (a journal is told
+        of the change, as _record does). Everything else goes
         the general way (``_task_ended`` -> ``_finish`` -> ``_record``), with the same outcome."""
         job = run.job
         if (
@@ -2313,7 +2321,7 @@ class AsyncScheduler:
             or run.outcome is not None
             or run.abandoned
             or self._events.subscriptions
-            or self._journal is not None
+            or self._claims
             or self._any_edges
         ):
             self._task_ended(run, result, None)
@@ -2342,6 +2350,8 @@ class AsyncScheduler:
                 job.status = _PENDING if job.next_ts is not None else _COMPLETED
             elif status in _FINAL and status is not _CANCELLED:
                 job.status = _COMPLETED  # a finished job run again through run_now
+        if self._journal is not None:
+            self._journal.job_changed(job)
 
     def _task_ended(
         self, run: _Run, result: Any, exc: BaseException | None, *, cancelled: bool = False
@@ -2680,6 +2690,17 @@ class AsyncScheduler:
 
     def _is_busy(self) -> bool:
         return bool(self._inflight)
+
+    async def _through_burst(self, timeout: float) -> None:
+        """Return once the dispatcher has dispatched every fire that was due (at once if it
+        has), or after ``timeout`` seconds: a journal's writer waits here so as not to take
+        loop time from a burst of fires (see ``StoreJournal.max_write_lag``)."""
+        if self._calm.is_set() or not self._running:
+            return
+        try:
+            await asyncio.wait_for(self._calm.wait(), timeout)
+        except TimeoutError:
+            pass
 
 
 def run_context(job: _JobState, fire_ts: float) -> contextvars.Context:
