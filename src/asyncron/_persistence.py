@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass, replace
@@ -27,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._model import Job, JobStatus
-from ._refs import FunctionRegistry
+from ._refs import FunctionRegistry, _lookup
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
     ArgumentDecodeError,
@@ -42,7 +43,7 @@ from ._serialize import (
     trigger_to_doc,
 )
 from .abc import Store, StoredJob, Trigger
-from .errors import InvalidJobError
+from .errors import InvalidJobError, JobStateError
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -263,6 +264,9 @@ class StoreJournal:
         flush_delay: seconds the writer waits after a change to gather more into one batch
             (default 5 ms: a run's start and end then usually share one write, and a burst of
             fires is not slowed by the writer competing for the loop).
+        max_write_lag: how long, at most, writes wait behind a burst of fires (default 0.5 s;
+            0: never wait). The writer waits while the engine has fires due and not yet
+            dispatched; this bounds how far the store may be behind the engine then.
     """
 
     def __init__(
@@ -277,6 +281,7 @@ class StoreJournal:
         max_arg_bytes: int = DEFAULT_MAX_ARG_BYTES,
         allowed_modules: Iterable[str] = (),
         flush_delay: float = 0.005,
+        max_write_lag: float = 0.5,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidJobError(f"store: expected a Store, got {type(store).__name__}")
@@ -292,6 +297,7 @@ class StoreJournal:
         self.only_named = only_named
         self.max_arg_bytes = max_arg_bytes
         self.flush_delay = flush_delay
+        self.max_write_lag = max_write_lag
         self._engine: AsyncScheduler | None = None
         self._store_open = False
         self._recs: dict[str, _Rec] = {}
@@ -723,7 +729,10 @@ class StoreJournal:
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
         if job_opts and getattr(job, "opts", None) is not None:
             try:
-                job.opts = replace(job.opts, **job_opts)
+                applied = dict(job_opts)
+                if "retry_on" in applied:
+                    applied["retry_on"] = _retry_on_from_doc(applied["retry_on"], row)
+                job.opts = replace(job.opts, **applied)
             except (TypeError, ValueError) as exc:
                 logger.warning("job %r (%s): stored options not applied: %s", row.name, row.id, exc)
             rec.opts_src = job.opts
@@ -763,7 +772,7 @@ class StoreJournal:
                     break
                 logger.info("job %r (%s): catch-up run for %s", snap.name, job_id, fire.isoformat())
                 try:
-                    await engine.run_now(job_id)
+                    await _replay_fire(engine, job_id, fire)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # recorded on the job and logged by the engine
@@ -845,6 +854,14 @@ class StoreJournal:
 
     # -- the writer -----------------------------------------------------------------------------
 
+    async def _behind_the_engine(self) -> None:
+        """Stay behind a burst of fires: while the engine still has fires due and not yet
+        dispatched, writing would take loop time from them; wait until the burst is through
+        (at most ``max_write_lag`` seconds), then write its changes in one batch."""
+        engine = self._engine
+        if engine is not None and self.max_write_lag:
+            await engine._through_burst(self.max_write_lag)
+
     async def _writer_loop(self) -> None:
         wake = self._wake
         assert wake is not None
@@ -856,6 +873,7 @@ class StoreJournal:
                 await asyncio.sleep(self.flush_delay)
             else:
                 await asyncio.sleep(0)  # let this loop iteration finish its changes first
+            await self._behind_the_engine()
             self._writing = asyncio.get_running_loop().create_future()
             try:
                 await self._write_pending()
@@ -918,6 +936,26 @@ class StoreJournal:
 _OPTION_TYPES = (str, int, float, bool, type(None))
 
 
+async def _replay_fire(engine: AsyncScheduler, job_id: str, fire: datetime) -> None:
+    """Run one missed (or interrupted) fire now, as a run of its *nominal* time, the way
+    ``backfill`` does: the job sees that time in ``current_run().scheduled_at`` (the idempotency
+    key docs/persistence.md promises) and its history records it. ``run_now`` would stamp the
+    run with the current time instead, so a catch-up of three hourly fires would look like three
+    runs for the same hour. Waits for a run in progress first: the job never overlaps itself.
+
+    Raises:
+        JobLookupError: the job is gone. JobStateError: it was cancelled meanwhile.
+        Exception: whatever the run raised (also recorded on the job).
+    """
+    job = engine._require(job_id)
+    await engine._wait_idle(job)
+    if job.status is JobStatus.CANCELLED:
+        raise JobStateError(f"job {job_id!r} ({job.name}) was cancelled; its catch-up is dropped")
+    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    engine._start_run(job, engine.clock.time(), fire.timestamp(), outcome)
+    await outcome
+
+
 _OPTS_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
@@ -941,9 +979,44 @@ def _options_doc(opts: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(opts):
         value = getattr(opts, f.name)
-        if isinstance(value, _OPTION_TYPES) and value != f.default:
+        if f.name == "retry_on":
+            if value != f.default and isinstance(value, tuple):
+                out[f.name] = [f"{t.__module__}:{t.__qualname__}" for t in value]
+        elif isinstance(value, _OPTION_TYPES) and value != f.default:
             out[f.name] = value
     return out
+
+
+def _retry_on_from_doc(doc: Any, row: StoredJob) -> tuple[type[BaseException], ...]:
+    """The exception classes a stored ``retry_on`` names (``"module:qualname"`` each).
+
+    A class is only looked up in a module that is already imported, and must be an exception
+    class: nothing is imported or built from stored data. A name that does not resolve is left
+    out with a warning, so that the job retries *fewer* exceptions than asked, never more (an
+    unknown ``retry_on`` falling back to every exception would retry what the user excluded).
+    """
+    names = doc if isinstance(doc, list) else []
+    found: list[type[BaseException]] = []
+    missing: list[str] = []
+    for name in names:
+        module, _, qualname = str(name).partition(":")
+        mod = sys.modules.get(module)
+        obj = _lookup(mod, qualname) if mod is not None and qualname else None
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            found.append(obj)
+        else:
+            missing.append(str(name))
+    if missing or not isinstance(doc, list):
+        logger.warning(
+            "job %r (%s): retry_on names %s, which %s not an exception class in an imported "
+            "module; those exceptions are not retried. Import the module defining them before "
+            "the scheduler starts",
+            row.name,
+            row.id,
+            ", ".join(missing) or repr(doc),
+            "is" if len(missing) == 1 else "are",
+        )
+    return tuple(found)
 
 
 def make_journal(store: object, **options: Any) -> StoreJournal:
