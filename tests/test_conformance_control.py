@@ -2126,3 +2126,30 @@ async def test_stored_retry_on_naming_an_unknown_class_retries_nothing_and_warns
         job = await s.get_job(jid)
     assert job is not None and job.options is not None and job.options.retry_on == ()
     assert "not_imported_pkg.errors:Gone" in caplog.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: backfill() reads naive start/end as UTC, while OnceTrigger and the facades "
+    "read naive datetimes as local time",
+)
+@pytest.mark.asyncio
+async def test_backfill_reads_naive_datetimes_as_local_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time as _time
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    _time.tzset()
+    try:
+        clock = VirtualClock(start=datetime(2026, 3, 10, tzinfo=UTC))
+        async with AsyncScheduler(clock=clock) as s:
+            job_id = await s.schedule(
+                lambda: 1, trigger=CronTrigger.from_expression("0 12 * * *", "UTC")
+            )
+            # 2026-03-09 06:00 to 09:00 New York time is 10:00 to 13:00 UTC: holds 12:00 UTC
+            n = await s.backfill(job_id, datetime(2026, 3, 9, 6), datetime(2026, 3, 9, 9))
+    finally:
+        monkeypatch.undo()
+        _time.tzset()
+    assert n == 1
