@@ -593,11 +593,6 @@ async def test_interval_job_with_end_completes_after_its_last_fire() -> None:
     assert job.run_count == 3 and job.next_run is None  # 00:01, 00:02, 00:03 (end inclusive)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="triggers: a job scheduled exactly at its interval trigger's start does not fire at "
-    "start (get_first_run = get_next_run, strictly after now); APScheduler fires at start_date",
-)
 @pytest.mark.asyncio
 async def test_interval_job_scheduled_at_its_start_fires_at_start() -> None:
     clock = VirtualClock()
@@ -847,10 +842,6 @@ async def test_modify_bad_value_leaves_every_field_unchanged() -> None:
     assert after.options is not None and after.options.retries == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: modify(trigger=...) says 'unknown job option(s) trigger; allowed: overlap, ...' listing only JobOptions fields; it should say modify also takes name/func/args/kwargs/max_runs and that a trigger changes with reschedule()",
-)
 @pytest.mark.asyncio
 async def test_modify_trigger_points_to_reschedule() -> None:
     async with AsyncScheduler(clock=VirtualClock()) as s:
@@ -1018,10 +1009,6 @@ async def test_backfill_honours_buffer_and_counts_runs() -> None:
     assert [r.scheduled_at.hour for r in history] == [6, 12, 18]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: backfill() runs fires later than now, which then run again on schedule; it should refuse (or clamp to now) an end after the current time",
-)
 @pytest.mark.asyncio
 async def test_backfill_window_reaching_into_the_future_does_not_run_future_fires() -> None:
     clock = VirtualClock(start=datetime(2026, 3, 10, tzinfo=UTC))
@@ -1228,10 +1215,6 @@ async def test_events_iterator_started_before_start_sees_scheduler_started() -> 
     assert [type(e) for e in got] == [SchedulerStarted, SchedulerStopped]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: events() on a scheduler that has been stopped subscribes and waits forever; it should end at once",
-)
 @pytest.mark.asyncio
 async def test_events_iterator_on_a_stopped_scheduler_does_not_hang() -> None:
     s = AsyncScheduler(clock=VirtualClock())
@@ -1663,10 +1646,6 @@ async def test_unregistered_function_is_reported_in_list_jobs_and_comes_back(
     assert STORED_CALLS == [] or len(STORED_CALLS) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: statistics() ignores UNRESOLVED stored jobs that list_jobs() shows (jobs=0, jobs_by_status['unresolved']=0)",
-)
 @pytest.mark.asyncio
 async def test_unresolved_job_is_counted_in_statistics(tmp_path: Path) -> None:
     path = tmp_path / "jobs.json"
@@ -2128,11 +2107,6 @@ async def test_stored_retry_on_naming_an_unknown_class_retries_nothing_and_warns
     assert "not_imported_pkg.errors:Gone" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: backfill() reads naive start/end as UTC, while OnceTrigger and the facades "
-    "read naive datetimes as local time",
-)
 @pytest.mark.asyncio
 async def test_backfill_reads_naive_datetimes_as_local_time(
     monkeypatch: pytest.MonkeyPatch,

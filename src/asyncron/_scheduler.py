@@ -61,6 +61,7 @@ from ._model import (
     RunRecord,
     SchedulerStatistics,
 )
+from ._tz import ensure_aware, local_zone
 from .abc import Clock, Store, TimerHandle, Trigger
 from .errors import (
     DeadlockError,
@@ -1240,9 +1241,11 @@ class AsyncScheduler:
         by_status: dict[str, int] = {s.value: 0 for s in JobStatus}
         for job in self._jobs.values():
             by_status[job.status.value] += 1
+        unresolved = len(self._unresolved())  # stored jobs kept but not loaded (list_jobs shows them)
+        by_status[JobStatus.UNRESOLVED.value] += unresolved
         late = sorted(self._lateness)
         return SchedulerStatistics(
-            jobs=len(self._jobs),
+            jobs=len(self._jobs) + unresolved,
             jobs_by_status=MappingProxyType(by_status),
             running=len(self._inflight),
             fires=self._fires,
@@ -1426,6 +1429,8 @@ class AsyncScheduler:
         """Run, one after another, the fires the job's trigger would have produced in
         ``(start, end]`` (a past window), each recorded as a run with its nominal time. Waits for
         any run in progress first (the job still never overlaps itself). Returns how many ran.
+        Naive datetimes are local time; the window ends at the current time at the latest (later
+        fires are the schedule's own).
 
         Raises:
             JobLookupError: no such job.
@@ -1435,14 +1440,15 @@ class AsyncScheduler:
         job = self._require(job_id)
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             raise InvalidJobError("backfill: start and end must be datetimes")
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=UTC)
-        if end.tzinfo is None:
-            end = end.replace(tzinfo=UTC)
+        # naive datetimes are local time, as everywhere else in the library
+        start = ensure_aware(start, local_zone(), field="backfill: start")
+        end = ensure_aware(end, local_zone(), field="backfill: end")
         if end < start:
             raise InvalidJobError(
                 f"backfill: end {end.isoformat()} is before start {start.isoformat()}"
             )
+        # a past window: fires after now are the schedule's own (they would run twice)
+        end = min(end, self._clock.now())
         fires: list[float] = []
         t = job.trigger.get_next_run(start)
         while t is not None and t <= end:
@@ -1610,7 +1616,11 @@ class AsyncScheduler:
         self, types: type[Event] | Iterable[type[Event]] | None = None, *, buffer: int = 1000
     ) -> AsyncIterator[Event]:
         """``async for event in scheduler.events():`` every event from now on, until the
-        scheduler stops (or the loop is left)."""
+        scheduler stops (or the loop is left). On a scheduler that has been stopped (and not
+        started again), the iteration ends at once."""
+        stopped = self._stopped_event
+        if not self._running and stopped is not None and stopped.is_set():
+            return _no_events()
         return self._events.subscribe(None, types, False, buffer)._iterate()
 
     # -- hand-driven jobs (Scheduler.register_task / run_pending) ------------------------------
@@ -1765,7 +1775,15 @@ class AsyncScheduler:
         unknown = sorted(set(options) - set(JobOptions.__dataclass_fields__))
         if unknown:
             allowed = ", ".join(JobOptions.__dataclass_fields__)
-            raise InvalidJobError(f"unknown job option(s) {', '.join(unknown)}; allowed: {allowed}")
+            hint = (
+                "; a job's trigger is changed with reschedule(job_id, trigger)"
+                if "trigger" in unknown
+                else ""
+            )
+            raise InvalidJobError(
+                f"unknown job option(s) {', '.join(unknown)}; allowed: {allowed} (and, for "
+                f"modify(), name, func, args, kwargs, max_runs){hint}"
+            )
         return dataclasses.replace(base, **options)
 
     def _require(self, job_id: str) -> _JobState:
@@ -2721,6 +2739,11 @@ def _current_task() -> asyncio.Task[Any] | None:
         return asyncio.current_task()
     except RuntimeError:  # no loop running in this thread
         return None
+
+
+async def _no_events() -> AsyncIterator[Event]:
+    return
+    yield  # an async generator that ends at once
 
 
 async def _await(awaitable: Any) -> Any:

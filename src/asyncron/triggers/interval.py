@@ -161,6 +161,15 @@ class IntervalTrigger(Trigger):
             return None
         return candidate.astimezone(self._zone(from_time))
 
+    def get_first_run(self, now: datetime) -> datetime | None:
+        """The first fire of a job created at ``now``: ``start`` itself when the job is created
+        at that very instant (or before it), else the next fire after ``now``."""
+        if self.start is not None:
+            aware = ensure_aware(now, local_zone(), field="now")
+            if self.start >= aware and (self.end is None or self.start <= self.end):
+                return self.start
+        return self.get_next_run(now)
+
     def __reduce__(self) -> tuple[object, ...]:
         # The default reduce would restore the slots through __setattr__, which refuses.
         return (_restore, (self.interval, self.start, self.end))
