@@ -585,3 +585,26 @@ async def test_removed_job_is_deleted_from_the_store(tmp_path: Any) -> None:
         assert await s.remove(gone)
     async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
         assert [j.id for j in await s.list_jobs()] == [keep]
+
+
+@pytest.mark.asyncio
+async def test_backfill_of_an_interval_without_start_follows_the_jobs_own_grid() -> None:
+    """An interval counted from when the job was scheduled (00:07, every 30 min): the fires a
+    backfill replays lie on that grid (:07 and :37), not on one counted from the window."""
+    from asyncron import current_run
+
+    clock = VirtualClock(start=datetime(2026, 3, 10, 0, 7, tzinfo=UTC))
+    seen: list[datetime] = []
+
+    def body() -> None:
+        info = current_run()
+        assert info is not None
+        seen.append(info.scheduled_at)
+
+    async with AsyncScheduler(clock=clock) as scheduler:
+        job_id = await scheduler.schedule(body, trigger=IntervalTrigger(minutes=30))
+        ran = await scheduler.backfill(
+            job_id, datetime(2026, 3, 9, 22, 0, tzinfo=UTC), datetime(2026, 3, 10, 0, 0, tzinfo=UTC)
+        )
+    assert ran == 4
+    assert [t.strftime("%H:%M") for t in seen] == ["22:07", "22:37", "23:07", "23:37"]

@@ -18,6 +18,7 @@ import functools
 import gc
 import inspect
 import logging
+import math
 import os
 import random
 import threading
@@ -1450,7 +1451,19 @@ class AsyncScheduler:
         # a past window: fires after now are the schedule's own (they would run twice)
         end = min(end, self._clock.now())
         fires: list[float] = []
-        t = job.trigger.get_next_run(start)
+        trigger = job.trigger
+        if (
+            isinstance(trigger, IntervalTrigger)
+            and trigger.start is None
+            and job.next_ts is not None
+        ):
+            # an interval counted from when the job was scheduled: the job's own grid (its
+            # next fire, whole intervals back), not one counted from the window's start
+            step = trigger.interval.total_seconds()
+            back = math.ceil((job.next_ts - start.timestamp()) / step) + 1
+            anchor = _dt(job.next_ts) - back * trigger.interval
+            trigger = IntervalTrigger(trigger.interval, start=anchor, end=trigger.end)
+        t = trigger.get_next_run(start)
         while t is not None and t <= end:
             fires.append(t.timestamp())
             if len(fires) > limit:
@@ -1458,7 +1471,7 @@ class AsyncScheduler:
                     f"backfill: more than {limit} fires between {start.isoformat()} and "
                     f"{end.isoformat()}; narrow the window or raise limit"
                 )
-            t = job.trigger.get_next_run(t)
+            t = trigger.get_next_run(t)
         loop = asyncio.get_running_loop()
         self._loop = self._loop or loop
         for fire_ts in fires:
