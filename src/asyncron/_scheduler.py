@@ -2671,7 +2671,13 @@ class AsyncScheduler:
                     # buffered fires (overlap=buffer_one/buffer_all) run right after; they
                     # arrived before any pause, so a pause does not hold them
                     self._fires += 1
-                    self._start_run(job, now, buffer.popleft(), None)
+                    if self._claims:
+                        # shared store: another node may have run that fire meanwhile; it runs
+                        # here only if this node wins its claim
+                        job.started += 1
+                        self._claim_then_start(job, buffer.popleft())
+                    else:
+                        self._start_run(job, now, buffer.popleft(), None)
                 elif job.next_ts is None and not buffer and x.held is None:
                     # the run just recorded makes run_count > 0: no SKIPPED here
                     self._finalize(job, _FAILED if exc is not None or job.error else _COMPLETED)
