@@ -694,6 +694,7 @@ class AsyncScheduler:
         # set while the dispatcher waits for the next deadline; clear while it works through a
         # backlog of due fires, pass after pass (journals write behind it: _through_burst)
         self._calm = asyncio.Event()
+        self._warned_deps = False
         self._timer: TimerHandle | None = None
         self._timer_when = float("inf")
         self._inflight: set[asyncio.Future[Any]] = set()
@@ -985,6 +986,14 @@ class AsyncScheduler:
                 raise InvalidJobError(f"depends_on: job ids are str, got {dep!r}")
             if dep not in self._jobs:
                 raise JobLookupError(dep)
+        if deps and self._claims and not self._warned_deps:
+            self._warned_deps = True
+            logger.warning(
+                "dependencies are tracked per node: with a shared store, a dependent job waits "
+                "for its dependencies' runs on its own node, so with several nodes it may be held "
+                "or run out of step; for dependent steps in a cluster, schedule one JobPipeline "
+                "job (claimed once, its stages run on the node that claims it)"
+            )
         return deps
 
     def _dep_done_for_good(self, dep_id: str) -> bool:
