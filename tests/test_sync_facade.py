@@ -315,3 +315,33 @@ def test_facade_jobs_see_the_scheduling_threads_contextvars() -> None:
         var.set("acme")
         job_id = s.schedule(var.get)
         assert s.wait_job(job_id, timeout=5).result == "acme"
+
+
+def test_advance_moves_a_virtual_clock_for_sync_tests() -> None:
+    """Scheduler.advance() lets sync code test its schedules in virtual time: timed jobs fire
+    on the way, hand-driven tasks become due for run_pending()."""
+    from datetime import timedelta
+
+    from asyncron.errors import SchedulerStateError
+    from asyncron.testing import VirtualClock
+
+    clock = VirtualClock()
+    scheduler = Scheduler(clock=clock)
+    hits: list[object] = []
+    job_id = scheduler.schedule(
+        lambda: hits.append(clock.now()), trigger=IntervalTrigger(minutes=1)
+    )
+    scheduler.start()
+    try:
+        scheduler.advance(600)
+        job = scheduler.get_job(job_id)
+        assert job is not None and job.run_count == 10 and len(hits) == 10
+        manual: list[object] = []
+        scheduler.register_task("five", "*/5 * * * *", lambda: manual.append(clock.now()))
+        assert scheduler.run_pending() == 0
+        scheduler.advance(timedelta(minutes=5))
+        assert scheduler.run_pending() == 1 and len(manual) == 1
+    finally:
+        scheduler.stop()
+    with pytest.raises(SchedulerStateError, match="VirtualClock"):
+        Scheduler().advance(1)

@@ -293,6 +293,24 @@ class Scheduler:
                 f"wait_job({job_id!r}): the job did not finish within {timeout} s{state}"
             ) from None
 
+    def advance(self, seconds: float | timedelta) -> None:
+        """Move the scheduler's :class:`~asyncron.testing.VirtualClock` forward (for tests of
+        sync code): every fire due on the way runs, in order, before this returns; hand-driven
+        tasks (:meth:`register_task`) become due for :meth:`run_pending`.
+
+        Raises:
+            SchedulerStateError: the scheduler's clock is not a ``VirtualClock``.
+        """
+        from .testing import VirtualClock
+
+        clock = self._engine.clock
+        if not isinstance(clock, VirtualClock):
+            raise SchedulerStateError(
+                f"advance() moves a VirtualClock; this scheduler's clock is "
+                f"{type(clock).__name__} (pass clock=VirtualClock() to Scheduler)"
+            )
+        self._call("advance", clock.advance, seconds)
+
     def register_task(self, name: str, cron_expr: str, callback: Callable[..., Any]) -> str:
         """Register a callback run by :meth:`run_pending` on the cron schedule ``cron_expr``.
 
