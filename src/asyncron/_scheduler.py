@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, overload
 
@@ -653,6 +654,11 @@ class AsyncScheduler:
             ``misfire``, ... see docs/persistence.md).
         job_defaults: default :class:`~asyncron.JobOptions` (or a dict of its fields) for every
             job; ``schedule()`` keyword options override them per job.
+        leader_lock: a lock file path shared by the processes of one app on one host (web
+            workers): only the process holding it fires jobs (and opens the store); the others
+            stand by, retrying every ``leader_retry`` seconds, and one of them takes over when
+            the holder stops or dies (the OS releases its lock). See docs/web.md.
+        leader_retry: seconds between a standby's attempts to take the lock (default 1).
 
     Every method must be called from the loop the scheduler runs on; from other threads use the
     :class:`~asyncron.Scheduler` facade.
@@ -667,7 +673,21 @@ class AsyncScheduler:
         store: Store | str | Journal | None = None,
         job_defaults: dict[str, Any] | JobOptions | None = None,
         store_options: dict[str, Any] | None = None,
+        leader_lock: str | os.PathLike[str] | None = None,
+        leader_retry: float = 1.0,
     ) -> None:
+        if leader_lock is not None and not isinstance(leader_lock, str | os.PathLike):
+            raise InvalidJobError(f"leader_lock: expected a file path, got {leader_lock!r}")
+        if (
+            isinstance(leader_retry, bool)
+            or not isinstance(leader_retry, int | float)
+            or not leader_retry > 0
+        ):
+            raise InvalidJobError(f"leader_retry: expected seconds > 0, got {leader_retry!r}")
+        self._leader_path = None if leader_lock is None else Path(leader_lock)
+        self._leader_retry = float(leader_retry)
+        self._leader_lock: Any = None  # a stores._files.FileLock while this process leads
+        self._leader_task: asyncio.Task[None] | None = None
         if max_workers is not None and (
             isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
         ):
@@ -759,11 +779,65 @@ class AsyncScheduler:
         self._stopping = False
         self._stopped_event = asyncio.Event()
         self._calm = asyncio.Event()
+        if self._leader_path is not None and not self._take_leadership():
+            # another process of the app leads: stand by until it lets go
+            logger.info(
+                "another process holds %s: standing by (no fires here) until it stops",
+                self._leader_path,
+            )
+            self._leader_task = loop.create_task(self._stand_by(), name="asyncron-standby")
+            if self._events.subscriptions:
+                self._events.emit(SchedulerStarted(timestamp=_dt(self._clock.time())))
+            return
+        await self._begin_firing(loop)
+        if self._events.subscriptions:
+            self._events.emit(SchedulerStarted(timestamp=_dt(self._clock.time())))
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this scheduler fires jobs: it runs, and holds ``leader_lock`` if one was
+        given (a standby process returns False)."""
+        return self._running and (self._leader_path is None or self._leader_lock is not None)
+
+    def _take_leadership(self) -> bool:
+        from ._serialize import StoreLockedError
+        from .stores._files import FileLock
+
+        assert self._leader_path is not None
+        lock = FileLock(self._leader_path.with_name(self._leader_path.name.removesuffix(".lock")))
+        try:
+            lock.acquire(f"leader lock {self._leader_path}")
+        except StoreLockedError:
+            return False
+        self._leader_lock = lock
+        return True
+
+    async def _stand_by(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._running and not self._stopping:
+            await asyncio.sleep(self._leader_retry)
+            if self._running and not self._stopping and self._take_leadership():
+                logger.warning("took over %s: this process fires the jobs now", self._leader_path)
+                try:
+                    await self._begin_firing(loop)
+                except BaseException:
+                    self._release_leadership()
+                    raise
+                return
+
+    def _release_leadership(self) -> None:
+        lock, self._leader_lock = self._leader_lock, None
+        if lock is not None:
+            lock.release()
+
+    async def _begin_firing(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the store and start the dispatcher (at start, or when a standby takes over)."""
         if self._journal is not None:
             try:
                 await self._journal.open(self)
             except BaseException:
                 self._running = False
+                self._release_leadership()
                 raise
         self._dispatcher = loop.create_task(self._dispatch_loop(), name="asyncron-dispatcher")
         # fires left waiting while the scheduler was stopped: buffered ones, and dependents
@@ -779,8 +853,6 @@ class AsyncScheduler:
             elif job.held is not None and self._graph.is_ready(job.id):
                 self._start_held(job)
         logger.debug("scheduler started")
-        if self._events.subscriptions:
-            self._events.emit(SchedulerStarted(timestamp=_dt(self._clock.time())))
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop firing, wait up to ``timeout`` (default ``stop_timeout``) for running jobs, then
@@ -846,8 +918,14 @@ class AsyncScheduler:
                                 f"call was waiting (job {job.name!r} is {job.status.value})"
                             )
                         )
-        if self._journal is not None:
+        standby, self._leader_task = self._leader_task, None
+        if standby is not None and standby is not current:
+            standby.cancel()
+            await asyncio.gather(standby, return_exceptions=True)
+        leading = self._leader_path is None or self._leader_lock is not None
+        if self._journal is not None and leading:  # a standby never opened the store
             await self._journal.close()
+        self._release_leadership()  # after the last write: the next leader reads it all
         if self._stopped_event is not None:
             self._stopped_event.set()
         logger.debug("scheduler stopped")

@@ -27,6 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without aiohttp
 
 from .._scheduler import AsyncScheduler
 from ..errors import SchedulerStateError
+from . import warn_if_one_of_several_workers
 
 __all__ = ["SCHEDULER_KEY", "get_scheduler", "scheduler_context", "setup_scheduler"]
 
@@ -54,6 +55,7 @@ def scheduler_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         owned = not scheduler.running
+        warn_if_one_of_several_workers(scheduler)
         await scheduler.start()
         try:
             yield

@@ -28,6 +28,7 @@ from starlette.requests import HTTPConnection
 
 from .._scheduler import AsyncScheduler
 from ..errors import SchedulerStateError
+from . import warn_if_one_of_several_workers
 
 __all__ = ["STATE_KEY", "asyncron_lifespan", "get_scheduler"]
 
@@ -90,6 +91,7 @@ def asyncron_lifespan(
         if state is not None:
             setattr(state, STATE_KEY, scheduler)
         owned = not scheduler.running
+        warn_if_one_of_several_workers(scheduler)
         await scheduler.start()
         try:
             merged: dict[str, Any] = {STATE_KEY: scheduler}
