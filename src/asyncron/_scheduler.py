@@ -1424,6 +1424,12 @@ class AsyncScheduler:
         assert fire_ts is not None
         job.skipped_because = None
         self._fires += 1
+        if self._claims:
+            # shared store: the fire runs here only if this node wins its claim (another node
+            # may have run it already); a lost claim lets the held fire go
+            job.started += 1
+            self._claim_then_start(job, fire_ts)
+            return
         self._start_run(job, self._clock.time() if now is None else now, fire_ts, None)
 
     async def pause_all(self) -> int:
@@ -2159,6 +2165,8 @@ class AsyncScheduler:
             if not ok:
                 job.started -= 1  # another node ran it; it does not count against max_runs here
                 self._fires -= 1
+                if job.held == fire_ts:
+                    job.held = None  # a held fire another node ran: nothing to wait for now
             if job.running == 0 and job.status is JobStatus.RUNNING:
                 job.status = job.idle_status()
             if (

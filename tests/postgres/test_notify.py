@@ -157,3 +157,41 @@ async def test_describe_shows_the_runs_of_every_node(pg_dsn: str, schema: str) -
     assert any(r.result and str(r.result).startswith("done") for r in desc_a.last_runs) or any(
         r.result and str(r.result).startswith("done") for r in desc_b.last_runs
     )
+
+
+async def test_a_dependent_job_never_runs_a_fire_twice_across_nodes(
+    pg_dsn: str, schema: str
+) -> None:
+    """Dependencies are tracked per node, but a held fire is claimed before it runs: whichever
+    node releases it, it runs once."""
+    a, _ = node(pg_dsn, schema)
+    b, _ = node(pg_dsn, schema)
+    ran: list[tuple[str, str]] = []
+
+    async def step(name: str) -> None:
+        from asyncron import current_run
+
+        info = current_run()
+        assert info is not None
+        ran.append((name, info.fire_id))
+
+    for scheduler in (a, b):
+        scheduler._journal.registry.register("step", step)  # type: ignore[union-attr]
+    async with a, b:
+        trigger = IntervalTrigger(seconds=0.1)
+        await a.schedule(step, args=("up",), trigger=trigger, job_id="up", function_name="step")
+        await a.schedule(
+            step,
+            args=("down",),
+            trigger=trigger,
+            job_id="down",
+            function_name="step",
+            depends_on=["up"],
+        )
+        await wait_for(lambda: b.get_job_nowait("down") is not None, 2.0)
+        await asyncio.sleep(1.5)
+    downs = [fire for name, fire in ran if name == "down"]
+    ups = [fire for name, fire in ran if name == "up"]
+    assert len(ups) >= 5 and len(set(ups)) == len(ups)
+    assert len(set(downs)) == len(downs)  # no fire of the dependent ran twice
+    assert downs  # and it did run
