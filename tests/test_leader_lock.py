@@ -201,3 +201,22 @@ def test_a_worker_process_without_a_shared_store_or_leader_lock_is_warned(
     from asyncron.integrations import warn_if_one_of_several_workers
 
     warn_if_one_of_several_workers(AsyncScheduler())
+
+
+def test_the_threaded_facade_takes_a_leader_lock_too(tmp_path: Path) -> None:
+    from asyncron import Scheduler
+
+    lock = tmp_path / "app.lock"
+    fired: list[str] = []
+    first, second = Scheduler(leader_lock=lock), Scheduler(leader_lock=lock)
+    for facade, who in ((first, "first"), (second, "second")):
+        facade.schedule(fired.append, args=(who,), trigger=IntervalTrigger(seconds=0.02))
+    first.start()
+    second.start()
+    try:
+        time.sleep(0.2)
+        assert first.engine.is_leader and not second.engine.is_leader
+        assert "first" in fired and "second" not in fired
+    finally:
+        first.stop()
+        second.stop()

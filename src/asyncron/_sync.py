@@ -11,6 +11,7 @@ import atexit
 import concurrent.futures
 import importlib.util
 import inspect
+import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -127,6 +128,8 @@ class Scheduler:
         stop_timeout: how long :meth:`stop` waits for running jobs.
         clock: the time source (tests).
         use_uvloop: run the loop thread on uvloop (default: when installed).
+        leader_lock: a lock file shared by the processes of one app: only the holder fires,
+            the others stand by and take over (see :class:`~asyncron.AsyncScheduler`).
     """
 
     def __init__(
@@ -136,9 +139,13 @@ class Scheduler:
         stop_timeout: float = 10.0,
         clock: Clock | None = None,
         use_uvloop: bool | None = None,
+        leader_lock: str | os.PathLike[str] | None = None,
     ) -> None:
+        options: dict[str, Any] = {}
+        if leader_lock is not None:
+            options["leader_lock"] = leader_lock
         self._engine = self._make_engine(
-            clock=clock, max_workers=max_workers, stop_timeout=stop_timeout
+            clock=clock, max_workers=max_workers, stop_timeout=stop_timeout, **options
         )
         self._use_uvloop = _uvloop_available() if use_uvloop is None else use_uvloop
         self._thread: _LoopThread | None = None
