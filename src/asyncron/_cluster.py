@@ -308,7 +308,8 @@ class ClusterJournal(StoreJournal):
         assert wake is not None
         outage = _Outage(self.store.description, "claiming fires")
         while True:
-            await wake.wait()
+            if not self._claim_queue:  # (after a restart, claims may be waiting already)
+                await wake.wait()
             wake.clear()
             await asyncio.sleep(0)  # gather every fire of this loop pass into one batch
             while self._claim_queue:
@@ -322,48 +323,58 @@ class ClusterJournal(StoreJournal):
                         seen.add(item[0].job_id)
                         batch.append(item)
                 self._claim_queue = rest
-                if any(r.job_id in self._dirty for r, _ in batch):
-                    # A job added a moment ago must be in the database before it is claimed.
-                    await self._retry(outage, self.flush)
-                key = secrets.token_hex(8)
-                sent = [0.0]
+                try:
+                    await self._claim_batch(batch, outage)
+                except BaseException:
+                    # unresolved claims go back to the queue (the supervisor restarts the loop)
+                    self._claim_queue = [b for b in batch if not b[1].done()] + self._claim_queue
+                    raise
 
-                async def attempt(
-                    batch: list[tuple[ClaimRequest, asyncio.Future[bool]]] = batch,
-                    key: str = key,
-                    sent: list[float] = sent,
-                ) -> dict[tuple[str, int], int]:
-                    sent[0] = time.monotonic()
-                    return await self.pg.claim_fires(
-                        [r for r, _ in batch],
-                        self.node_id,
-                        self.lease,
-                        key=key,
-                        max_lead=self.max_clock_lead,
-                    )
+    async def _claim_batch(
+        self, batch: list[tuple[ClaimRequest, asyncio.Future[bool]]], outage: _Outage
+    ) -> None:
+        if any(r.job_id in self._dirty for r, _ in batch):
+            # A job added a moment ago must be in the database before it is claimed.
+            await self._retry(outage, self.flush)
+        key = secrets.token_hex(8)
+        sent = [0.0]
 
-                won = await self._retry(outage, attempt)
-                if won:
-                    fault_point("after_advance")
-                for request, fut in batch:
-                    token = won.get((request.job_id, to_us(request.fire_ts)))
-                    if token == SKIPPED:  # recorded as skipped: a run is going on elsewhere
-                        self._skipped[(request.job_id, to_us(request.fire_ts))] = True
-                        self.counters["claims_skipped"] += 1
-                        token = None
-                    elif token is not None:
-                        self._claimed[(request.job_id, to_us(request.fire_ts))] = token
-                        self._confirmed[(request.job_id, to_us(request.fire_ts))] = sent[0]
-                        self.counters["claims_won"] += 1
-                    elif (request.job_id, to_us(request.fire_ts)) not in self._skipped:
-                        self.counters["claims_lost"] += 1
-                    if not fut.done():
-                        fut.set_result(token is not None)
-                    elif token is not None:  # the engine gave up waiting: hand the fire back
-                        self._claimed.pop((request.job_id, to_us(request.fire_ts)), None)
-                        self._finishing.append(
-                            (request.job_id, to_us(request.fire_ts), token, "cancelled", None)
-                        )
+        async def attempt(
+            batch: list[tuple[ClaimRequest, asyncio.Future[bool]]] = batch,
+            key: str = key,
+            sent: list[float] = sent,
+        ) -> dict[tuple[str, int], int]:
+            sent[0] = time.monotonic()
+            return await self.pg.claim_fires(
+                [r for r, _ in batch],
+                self.node_id,
+                self.lease,
+                key=key,
+                max_lead=self.max_clock_lead,
+            )
+
+        won = await self._retry(outage, attempt)
+        if won:
+            fault_point("after_advance")
+        for request, fut in batch:
+            token = won.get((request.job_id, to_us(request.fire_ts)))
+            if token == SKIPPED:  # recorded as skipped: a run is going on elsewhere
+                self._skipped[(request.job_id, to_us(request.fire_ts))] = True
+                self.counters["claims_skipped"] += 1
+                token = None
+            elif token is not None:
+                self._claimed[(request.job_id, to_us(request.fire_ts))] = token
+                self._confirmed[(request.job_id, to_us(request.fire_ts))] = sent[0]
+                self.counters["claims_won"] += 1
+            elif (request.job_id, to_us(request.fire_ts)) not in self._skipped:
+                self.counters["claims_lost"] += 1
+            if not fut.done():
+                fut.set_result(token is not None)
+            elif token is not None:  # the engine gave up waiting: hand the fire back
+                self._claimed.pop((request.job_id, to_us(request.fire_ts)), None)
+                self._finishing.append(
+                    (request.job_id, to_us(request.fire_ts), token, "cancelled", None)
+                )
 
     async def _retry(self, outage: _Outage, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` until it succeeds, backing off while the database is unreachable."""
@@ -452,17 +463,24 @@ class ClusterJournal(StoreJournal):
         assert wake is not None
         outage = _Outage(self.store.description, "recording fire outcomes")
         while True:
-            await wake.wait()
+            if not self._finishing:  # (after a restart, outcomes may be waiting already)
+                await wake.wait()
             wake.clear()
             await asyncio.sleep(0.002)  # gather the ends of a burst into one statement
             while self._finishing:
                 batch, self._finishing = self._finishing[:_BATCH], self._finishing[_BATCH:]
                 # Dedupe (a fire is finished once); keep the renewals going until written.
                 unique = {(b[0], b[1]): b for b in batch}
-                written = await self._retry(
-                    outage,
-                    functools.partial(self.pg.finish_fires, self.node_id, list(unique.values())),
-                )
+                try:
+                    written = await self._retry(
+                        outage,
+                        functools.partial(
+                            self.pg.finish_fires, self.node_id, list(unique.values())
+                        ),
+                    )
+                except BaseException:
+                    self._finishing = batch + self._finishing  # written after the restart
+                    raise
                 for key, item in unique.items():
                     if self._running.get(key) == item[2]:
                         del self._running[key]
@@ -723,14 +741,33 @@ class ClusterJournal(StoreJournal):
         self._finish_wake = asyncio.Event()
         self._changes_wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for name, coro in (
-            ("claims", self._claim_loop()),
-            ("renew", self._renew_loop()),
-            ("finish", self._finish_loop()),
-            ("recover", self._recover_loop()),
-            ("changes", self._changes_loop()),
+        for name, body in (
+            ("claims", self._claim_loop),
+            ("renew", self._renew_loop),
+            ("finish", self._finish_loop),
+            ("recover", self._recover_loop),
+            ("changes", self._changes_loop),
         ):
-            self._tasks.append(loop.create_task(coro, name=f"asyncron-cluster-{name}"))
+            self._tasks.append(
+                loop.create_task(self._supervised(name, body), name=f"asyncron-cluster-{name}")
+            )
+
+    async def _supervised(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run a background loop for as long as the journal is open. Database errors are
+        retried inside each loop; anything else (a bug, an unforeseen driver error) is logged
+        with its traceback and the loop starts again after a short pause, so that one bad
+        moment never leaves a node that silently stopped claiming or renewing."""
+        while True:
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if self._closing:
+                    return
+                logger.exception("%s: the %s loop failed; restarting it", self.node_id, name)
+                await asyncio.sleep(0.5)
 
     async def close(self) -> None:
         """Record the outcomes still queued, stop the background tasks and close the store."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -195,3 +196,33 @@ async def test_a_dependent_job_never_runs_a_fire_twice_across_nodes(
     assert len(ups) >= 5 and len(set(ups)) == len(ups)
     assert len(set(downs)) == len(downs)  # no fire of the dependent ran twice
     assert downs  # and it did run
+
+
+async def test_a_background_loop_that_fails_unexpectedly_is_restarted(
+    pg_dsn: str, schema: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error the journal does not expect (a driver bug, say) is logged with its traceback and
+    the loop starts again: the claims it was making are made again, and the fire runs."""
+    a, ja = node(pg_dsn, schema)
+    ran: list[str] = []
+
+    async def once() -> None:
+        ran.append("ran")
+
+    ja.registry.register("once", once)
+    real = ja.pg.claim_fires
+    calls = 0
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("an unforeseen driver error")
+        return await real(*args, **kwargs)
+
+    ja.pg.claim_fires = flaky  # type: ignore[method-assign]
+    async with a:
+        job_id = await a.schedule(once, function_name="once", job_id="o1")
+        await asyncio.wait_for(a.wait_job(job_id), 5.0)
+    assert ran == ["ran"] and calls >= 2
+    assert any("loop failed; restarting it" in r.getMessage() for r in caplog.records)

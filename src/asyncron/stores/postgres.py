@@ -74,6 +74,9 @@ def connection_errors() -> tuple[type[BaseException], ...]:
         asyncpg.CannotConnectNowError,
         asyncpg.AdminShutdownError,
         asyncpg.ConnectionFailureError,
+        # a connection the server terminated in the middle of an operation, then reused:
+        # "cannot switch to state N; another operation is in progress"
+        asyncpg.InternalClientError,
     )
 
 
