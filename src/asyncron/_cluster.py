@@ -420,13 +420,8 @@ class ClusterJournal(StoreJournal):
                 if key in renewed:
                     self._confirmed[key] = sent
                     continue
-                if self._running.get(key) != token:
-                    continue
-                self._running.pop(key, None)
-                self._confirmed.pop(key, None)
-                self.counters["leases_lost"] += 1
-                if self._engine is not None:
-                    self._engine.lease_lost(job_id, fire_us / 1_000_000)
+                if self._running.get(key) == token:
+                    self._lose_lease(key)
             stale = [k for k in self._confirmed if k not in self._running and k not in self._claimed]
             for key in stale:
                 del self._confirmed[key]
@@ -450,13 +445,18 @@ class ClusterJournal(StoreJournal):
             expires = self._confirmed.get(key, now) + self.lease - margin
             if expires > now:
                 soonest = min(soonest, expires)
-                continue
-            self._running.pop(key, None)
-            self._confirmed.pop(key, None)
-            self.counters["leases_lost"] += 1
-            if self._engine is not None:
-                self._engine.lease_lost(key[0], key[1] / 1_000_000)
+            else:
+                self._lose_lease(key)
         return max(0.01, min(period, soonest - now))
+
+    def _lose_lease(self, key: tuple[str, int]) -> None:
+        """This node no longer holds the fire ``key`` (refused, or possibly lapsed): forget it
+        (its outcome is not written) and stop the local run."""
+        self._running.pop(key, None)
+        self._confirmed.pop(key, None)
+        self.counters["leases_lost"] += 1
+        if self._engine is not None:
+            self._engine.lease_lost(key[0], key[1] / 1_000_000)
 
     async def _finish_loop(self) -> None:
         wake = self._finish_wake

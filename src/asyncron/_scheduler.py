@@ -786,10 +786,8 @@ class AsyncScheduler:
                 self._leader_path,
             )
             self._leader_task = loop.create_task(self._stand_by(), name="asyncron-standby")
-            if self._events.subscriptions:
-                self._events.emit(SchedulerStarted(timestamp=_dt(self._clock.time())))
-            return
-        await self._begin_firing(loop)
+        else:
+            await self._begin_firing(loop)
         if self._events.subscriptions:
             self._events.emit(SchedulerStarted(timestamp=_dt(self._clock.time())))
 
@@ -818,11 +816,7 @@ class AsyncScheduler:
             await asyncio.sleep(self._leader_retry)
             if self._running and not self._stopping and self._take_leadership():
                 logger.warning("took over %s: this process fires the jobs now", self._leader_path)
-                try:
-                    await self._begin_firing(loop)
-                except BaseException:
-                    self._release_leadership()
-                    raise
+                await self._begin_firing(loop)  # releases the lock if the store cannot open
                 return
 
     def _release_leadership(self) -> None:
@@ -848,8 +842,7 @@ class AsyncScheduler:
             if job.running or job.paused or job.status is JobStatus.CANCELLED:
                 continue
             if job.buffer:
-                self._fires += 1
-                self._start_run(job, self._clock.time(), job.buffer.popleft(), None)
+                self._start_fire(job, job.buffer.popleft(), self._clock.time())
             elif job.held is not None and self._graph.is_ready(job.id):
                 self._start_held(job)
         logger.debug("scheduler started")
@@ -1423,14 +1416,8 @@ class AsyncScheduler:
         fire_ts = job.held
         assert fire_ts is not None
         job.skipped_because = None
-        self._fires += 1
-        if self._claims:
-            # shared store: the fire runs here only if this node wins its claim (another node
-            # may have run it already); a lost claim lets the held fire go
-            job.started += 1
-            self._claim_then_start(job, fire_ts)
-            return
-        self._start_run(job, self._clock.time() if now is None else now, fire_ts, None)
+        # with a shared store a lost claim lets the held fire go (another node ran it)
+        self._start_fire(job, fire_ts, self._clock.time() if now is None else now)
 
     async def pause_all(self) -> int:
         """Pause every job that can be paused; returns how many were."""
@@ -2128,13 +2115,19 @@ class AsyncScheduler:
                 self._count_skip(job, fire_ts, "dependency")
                 self._advance(job, fire_ts, now)
             return
+        self._start_fire(job, fire_ts, now)
+        self._advance(job, fire_ts, now)
+
+    def _start_fire(self, job: _JobState, fire_ts: float, now: float) -> None:
+        """Start a fire of ``job``: due now, buffered behind a run, or held for dependencies
+        that have all succeeded. With a shared store the fire is claimed first: it runs here
+        only if this node wins it (another node may have run it already)."""
         self._fires += 1
         job.started += 1
         if self._claims:
             self._claim_then_start(job, fire_ts)
         else:
             self._start_run(job, now, fire_ts, None, counted=True)
-        self._advance(job, fire_ts, now)
 
     # -- distributed stores: claims, leases, recovery -------------------------------------------
 
@@ -2765,14 +2758,7 @@ class AsyncScheduler:
                 if buffer and self._running and not self._stopping:
                     # buffered fires (overlap=buffer_one/buffer_all) run right after; they
                     # arrived before any pause, so a pause does not hold them
-                    self._fires += 1
-                    if self._claims:
-                        # shared store: another node may have run that fire meanwhile; it runs
-                        # here only if this node wins its claim
-                        job.started += 1
-                        self._claim_then_start(job, buffer.popleft())
-                    else:
-                        self._start_run(job, now, buffer.popleft(), None)
+                    self._start_fire(job, buffer.popleft(), now)
                 elif job.next_ts is None and not buffer and x.held is None:
                     # the run just recorded makes run_count > 0: no SKIPPED here
                     self._finalize(job, _FAILED if exc is not None or job.error else _COMPLETED)
