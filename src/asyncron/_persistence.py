@@ -7,7 +7,7 @@ never waits for the disk, and a burst of fires costs one transaction (RELIABILIT
 off the hot path; APScheduler 4 makes several store round trips per fire).
 
 At start (:meth:`StoreJournal.open`) every stored job is brought back through
-``AsyncScheduler.restore_job``: function by registered name or allowed ``module:qualname``,
+the engine's hooks (``EngineHooks.restore_job``): function by registered name or allowed ``module:qualname``,
 trigger from its document, arguments decoded (and decrypted), and the next fire decided by the
 misfire policy (:func:`plan_misfires`, a pure function). A run left open by a crash is resolved
 per job (``on_crash``). What cannot be brought back (unknown function or time zone, wrong key,
@@ -27,8 +27,11 @@ from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._core._hooks import hooks_of
+from ._core._state import JobState as _JobState
 from ._model import Job, JobStatus
 from ._refs import FunctionRegistry, _lookup
+from ._scheduler import AsyncScheduler
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
     ArgumentDecodeError,
@@ -42,19 +45,17 @@ from ._serialize import (
     trigger_from_doc,
     trigger_to_doc,
 )
-from .abc import Store, StoredJob, Trigger
-from .errors import InvalidJobError, JobStateError
+from .abc import Journal, Store, StoredJob, Trigger
+from .errors import InvalidJobError
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
-    from ._scheduler import AsyncScheduler, _JobState
 
 __all__ = [
     "MisfirePlan",
     "MisfirePolicy",
     "StoreJournal",
     "UnresolvedJob",
-    "make_journal",
     "plan_misfires",
 ]
 
@@ -245,7 +246,7 @@ class _Rec:
 _NO_RESULT = object()
 
 
-class StoreJournal:
+class StoreJournal(Journal):
     """Persists an engine's jobs in a :class:`~asyncron.abc.Store` (the engine's ``Journal``).
 
     Args:
@@ -437,7 +438,7 @@ class StoreJournal:
                 raise InvalidJobError(f"on_crash: expected 'abandon' or 'rerun', got {on_crash!r}")
             rec.options["on_crash"] = on_crash
         if self._engine is not None:
-            job = self._engine._jobs.get(job_id)
+            job = hooks_of(self._engine).job(job_id)
             if job is not None:
                 self._mark(job)
 
@@ -500,7 +501,7 @@ class StoreJournal:
         for job_id, rec in self._recs.items():
             rec.arguments = None
             rec.result_src = _NO_RESULT
-            job = engine._jobs.get(job_id) if engine is not None else None
+            job = hooks_of(engine).job(job_id) if engine is not None else None
             if job is not None:
                 self._mark(job)
                 count += 1
@@ -696,7 +697,7 @@ class StoreJournal:
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
         try:
-            engine.restore_job(
+            job = hooks_of(engine).restore_job(
                 job_id=row.id,
                 name=row.name,
                 func=func,
@@ -725,7 +726,6 @@ class StoreJournal:
         if rec.arguments is None:
             dirty = True  # written with an old key (or unencrypted): re-seal at the next save
         self._recs[row.id] = rec
-        job = engine._jobs[row.id]
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
         if job_opts and getattr(job, "opts", None) is not None:
             try:
@@ -772,7 +772,7 @@ class StoreJournal:
                     break
                 logger.info("job %r (%s): catch-up run for %s", snap.name, job_id, fire.isoformat())
                 try:
-                    await _replay_fire(engine, job_id, fire)
+                    await hooks_of(engine).replay_fire(job_id, fire)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # recorded on the job and logged by the engine
@@ -860,7 +860,7 @@ class StoreJournal:
         (at most ``max_write_lag`` seconds), then write its changes in one batch."""
         engine = self._engine
         if engine is not None and self.max_write_lag:
-            await engine._through_burst(self.max_write_lag)
+            await hooks_of(engine).wait_through_burst(self.max_write_lag)
 
     async def _writer_loop(self) -> None:
         wake = self._wake
@@ -936,26 +936,6 @@ class StoreJournal:
 _OPTION_TYPES = (str, int, float, bool, type(None))
 
 
-async def _replay_fire(engine: AsyncScheduler, job_id: str, fire: datetime) -> None:
-    """Run one missed (or interrupted) fire now, as a run of its *nominal* time, the way
-    ``backfill`` does: the job sees that time in ``current_run().scheduled_at`` (the idempotency
-    key docs/persistence.md promises) and its history records it. ``run_now`` would stamp the
-    run with the current time instead, so a catch-up of three hourly fires would look like three
-    runs for the same hour. Waits for a run in progress first: the job never overlaps itself.
-
-    Raises:
-        JobLookupError: the job is gone. JobStateError: it was cancelled meanwhile.
-        Exception: whatever the run raised (also recorded on the job).
-    """
-    job = engine._require(job_id)
-    await engine._wait_idle(job)
-    if job.status is JobStatus.CANCELLED:
-        raise JobStateError(f"job {job_id!r} ({job.name}) was cancelled; its catch-up is dropped")
-    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    engine._start_run(job, engine.clock.time(), fire.timestamp(), outcome)
-    await outcome
-
-
 _OPTS_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
@@ -1017,39 +997,6 @@ def _retry_on_from_doc(doc: Any, row: StoredJob) -> tuple[type[BaseException], .
             "is" if len(missing) == 1 else "are",
         )
     return tuple(found)
-
-
-def make_journal(store: object, **options: Any) -> StoreJournal:
-    """The journal for ``store``: a :class:`~asyncron.abc.Store`, a store URL (``memory://``,
-    ``json:///path/state.json``, ``sqlite:///path/jobs.db``) or a ready journal (returned as is).
-
-    ``options`` go to :class:`StoreJournal`.
-
-    Raises:
-        InvalidJobError: an unknown URL scheme, or a value that is not a store.
-    """
-    if isinstance(store, StoreJournal):
-        return store
-    if isinstance(store, str) and store.split("://", 1)[0].lower() in ("postgresql", "postgres"):
-        from ._cluster import ClusterJournal
-
-        return ClusterJournal(store, **options)
-    if isinstance(store, str):
-        from .stores._url import store_from_url
-
-        store = store_from_url(store)
-    if not isinstance(store, Store):
-        raise InvalidJobError(
-            f"store: expected a Store, a store URL or a StoreJournal, got "
-            f"{type(store).__name__} {store!r}"
-        )
-    if getattr(store, "supports_claims", False):
-        from ._cluster import ClusterJournal
-        from .stores.postgres import PostgresStore
-
-        if isinstance(store, PostgresStore):
-            return ClusterJournal(store, **options)
-    return StoreJournal(store, **options)
 
 
 def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
