@@ -555,14 +555,9 @@ class AsyncScheduler(Engine):
                 f"run_now({job_id!r}) was called from inside that job's own run; it would wait "
                 "for itself forever"
             )
-        loop = asyncio.get_running_loop()
-        self._loop = self._loop or loop
-        await self._wait_idle(job)
-        if job.status is JobStatus.CANCELLED:
-            raise JobStateError(f"job {job_id!r} ({job.name}) was cancelled; it cannot be run")
-        outcome: asyncio.Future[Any] = loop.create_future()
-        now = self._clock.time()
-        self._start_run(job, now, now, outcome)
+        outcome = await self._start_explicit(
+            job, None, f"job {job_id!r} ({job.name}) was cancelled; it cannot be run"
+        )
         return await asyncio.shield(outcome)
 
     async def wait_job(self, job_id: str, *, timeout: float | None = None) -> Job:
@@ -815,14 +810,10 @@ class AsyncScheduler(Engine):
                     f"{end.isoformat()}; narrow the window or raise limit"
                 )
             t = trigger.get_next_run(t)
-        loop = asyncio.get_running_loop()
-        self._loop = self._loop or loop
         for fire_ts in fires:
-            await self._wait_idle(job)
-            if job.status is JobStatus.CANCELLED:
-                raise JobStateError(f"backfill: job {job_id!r} ({job.name}) was cancelled")
-            outcome: asyncio.Future[Any] = loop.create_future()
-            self._start_run(job, self._clock.time(), fire_ts, outcome)
+            outcome = await self._start_explicit(
+                job, fire_ts, f"backfill: job {job_id!r} ({job.name}) was cancelled"
+            )
             await asyncio.gather(outcome, return_exceptions=True)
         return len(fires)
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 
+from .._events import FireMisfired
 from .._model import JobStatus
 from ..triggers.once import OnceTrigger
-from ._rules import Rules
+from ._base import EngineBase
+from ._rules import Decision, Entry, decide, dependencies, lateness
 from ._state import _NO_EXTRAS, _RUNNING, JobState, Run, _dt
 
 __all__ = ["Dispatcher"]
@@ -23,8 +26,25 @@ logger = logging.getLogger("asyncron")
 
 _BATCH = 5000  # most fires started in one synchronous dispatch pass
 
+# module globals: read once per fire on the hot path
+_TIMER = Entry.TIMER
+_CALLER = Entry.CALLER
+_RUN = Decision.RUN
+_REPLACE = Decision.REPLACE
+_BUFFER = Decision.BUFFER
+_HOLD = Decision.HOLD
+_BLOCKED = Decision.BLOCKED
+_WAIT = Decision.WAIT
+_MISFIRE = Decision.MISFIRE
+_EXHAUSTED = Decision.EXHAUSTED
+_SKIP_REASONS = {
+    Decision.SKIP: "overlap",
+    Decision.BUFFER_FULL: "buffer_full",
+    Decision.COALESCE: "dependency",
+}
 
-class Dispatcher(Rules):
+
+class Dispatcher(EngineBase):
     """Wakes for due fires and starts them."""
 
     def _arm(self, when: float) -> None:
@@ -69,12 +89,12 @@ class Dispatcher(Rules):
     def _fire_due(self, due: list[tuple[float, int, JobState]], now: float) -> None:
         """Fire every job of ``due`` (popped from the heap, in order).
 
-        Most fires are of a plain job: idle, async, with nothing in its side object (no
-        max_runs, dependencies, buffer, pause), no timeout or misfire limit, on an engine with
-        no subscriber and no claims to make (a journal is told of the run, as _start_run does). Such a fire is started right here, with what
-        :meth:`_fire` and :meth:`_start_run` would do for it and nothing else; every other fire
-        goes through :meth:`_fire`. A dispatch pass may start 5,000 runs in a row, so the
-        calls saved per fire are a good part of the engine's cost per run.
+        Every fire is put to the admission rules. Most are of a plain job the rules admit at
+        their first test, on an engine with no subscriber and no claims to make (a journal is
+        only told of the run): such a run is started right here, with what :meth:`_start_run`
+        would do for it and nothing else; every other fire goes through :meth:`_fire`. A
+        dispatch pass may start 5,000 runs in a row, so the calls saved per fire are a good
+        part of the engine's cost per run.
         """
         loop = self._loop
         assert loop is not None
@@ -91,20 +111,21 @@ class Dispatcher(Rules):
                 fire_ts = job.next_ts
                 if fire_ts is None:  # not reachable: a job without a next fire is not queued
                     continue
-                opts = job.opts
-                if not (
-                    plain_engine
-                    and job.x is _NO_EXTRAS
-                    and job.is_async
-                    and not job.running
-                    and opts.timeout is None
-                    and opts.misfire_grace_time is None
-                    and not events.subscriptions
-                ):
-                    try:
-                        self._fire(job, fire_ts, now)
-                    except Exception:  # a bug in a trigger must not kill the dispatcher
-                        logger.exception("job %r (%s): could not fire", job.name, job.id)
+                try:
+                    decision = decide(self, job, fire_ts, now, _TIMER)
+                    if not (
+                        decision is _RUN
+                        and plain_engine
+                        and job.x is _NO_EXTRAS
+                        and job.is_async
+                        and not job.running
+                        and job.opts.timeout is None
+                        and not events.subscriptions
+                    ):
+                        self._fire(job, fire_ts, now, decision)
+                        continue
+                except Exception:  # a bug in a trigger must not kill the dispatcher
+                    logger.exception("job %r (%s): could not fire", job.name, job.id)
                     continue
                 fired += 1
                 job.started += 1
@@ -127,35 +148,59 @@ class Dispatcher(Rules):
         finally:
             self._fires += fired
 
-    def _fire(self, job: JobState, fire_ts: float, now: float) -> None:
-        x = job.x
-        if x.max_runs is not None and not job.fires_left() and x.held is None:
-            # max_runs was reached meanwhile (run_now, backfill): this fire is not run
+    def _fire(self, job: JobState, fire_ts: float, now: float, decision: Decision) -> None:
+        """Carry out the admission rules' ``decision`` on a timer fire of ``job``."""
+        if decision is _REPLACE:
+            for run in list(job.runs):
+                self._stop_run(run, superseded=True)
+            decision = dependencies(self, job, _TIMER)
+        if decision is _RUN:
+            self._start_fire(job, fire_ts, now)
+        elif decision is _EXHAUSTED:
             job.next_ts = job.next_dt = None
             if not job.running:
                 self._finalize(job, self._end_status(job))
             return
-        if job.opts.misfire_grace_time is not None and self._misfired(job, fire_ts, now):
+        elif decision is _HOLD or decision is _BLOCKED:
+            job.held = fire_ts
             self._advance(job, fire_ts, now)
-            return
-        if job.running and not self._overlap_admits(job, fire_ts):
-            self._advance(job, fire_ts, now)
-            return
-        if x.depends_on and not self._graph.is_ready(job.id):
-            # Held until every dependency has succeeded since this job's previous run; later
-            # fires while it waits are coalesced into the held one.
-            if job.held is None:
-                job.held = fire_ts
-                self._advance(job, fire_ts, now)
+            if decision is _BLOCKED:
                 blocker = self._dead_dependency(job)
-                if blocker is not None:
-                    self._skip_dependents_of(None, [(job, blocker)])
-            else:
-                self._count_skip(job, fire_ts, "dependency")
-                self._advance(job, fire_ts, now)
+                assert blocker is not None
+                self._skip_dependents_of(None, [(job, blocker)])
             return
-        self._start_fire(job, fire_ts, now)
+        elif decision is _BUFFER:
+            if job.buffer is None:
+                job.buffer = deque()
+            job.buffer.append(fire_ts)
+        else:
+            self._drop(job, fire_ts, now, decision)
         self._advance(job, fire_ts, now)
+
+    def _drop(self, job: JobState, fire_ts: float, now: float, decision: Decision) -> None:
+        """Record a fire the rules dropped: a misfire, or a skip with its reason."""
+        if decision is _MISFIRE:
+            self._record_misfire(job, fire_ts, now)
+        else:
+            self._count_skip(job, fire_ts, _SKIP_REASONS[decision])
+
+    def _record_misfire(self, job: JobState, fire_ts: float, now: float) -> None:
+        """Record, log and publish a fire later than the job's ``misfire_grace_time``."""
+        late = lateness(job, fire_ts, now)
+        self._misfires += 1
+        job.skipped_because = (
+            f"fire of {_dt(fire_ts).isoformat()} misfired: {late:.3f} s late "
+            f"(misfire_grace_time {job.opts.misfire_grace_time} s)"
+        )
+        logger.warning(
+            "job %r (%s): %s",
+            job.name,
+            job.id,
+            job.skipped_because,
+            extra={"job_id": job.id, "job_name": job.name},
+        )
+        if self._events.subscriptions:
+            self._emit(FireMisfired, job, scheduled_at=_dt(fire_ts), lateness=late)
 
     def _start_fire(self, job: JobState, fire_ts: float, now: float) -> None:
         """Start a fire of ``job``: due now, buffered behind a run, or held for dependencies
@@ -239,36 +284,32 @@ class Dispatcher(Rules):
             ):
                 due.append((job, ts, None))
         claimed: list[tuple[JobState, float, float]] = []
-        # The same rules as the dispatcher's _fire, for a caller that runs the fires itself.
         for job, fire_ts, deadline in due:
-            if not job.fires_left() and job.held is None:
+            decision = decide(self, job, fire_ts, now, _CALLER)
+            if decision is _RUN:
+                job.held = None
+                job.running += 1
+                job.started += 1
+                job.status = JobStatus.RUNNING
+                self._fires += 1
+                if job.depends_on:
+                    self._graph.reset(job.id, self._dep_done_for_good)
+                self._advance(job, fire_ts, now)
+                claimed.append((job, now, fire_ts))
+            elif decision is _EXHAUSTED:
                 job.next_fire = None
                 if not job.running:
                     self._finalize(job, self._end_status(job))
-                continue
-            if job.depends_on and not self._graph.is_ready(job.id):
+            elif decision is _BLOCKED:
+                job.held = fire_ts
+                self._advance(job, fire_ts, now)
                 blocker = self._dead_dependency(job)
-                if blocker is not None:
-                    job.held = fire_ts
-                    self._advance(job, fire_ts, now)
-                    self._skip_dependents_of(None, [(job, blocker)])
-                elif deadline is not None:  # still due: a later run_pending runs it
+                assert blocker is not None
+                self._skip_dependents_of(None, [(job, blocker)])
+            elif decision is _WAIT:
+                if deadline is not None:  # still due: a later run_pending runs it
                     job.heap_seq = self._heap.push(deadline, job)
-                continue
-            if self._misfired(job, fire_ts, now):
+            else:  # MISFIRE, SKIP
+                self._drop(job, fire_ts, now, decision)
                 self._advance(job, fire_ts, now)
-                continue
-            if job.running:
-                self._count_skip(job, fire_ts, "overlap")
-                self._advance(job, fire_ts, now)
-                continue
-            job.held = None
-            job.running += 1
-            job.started += 1
-            job.status = JobStatus.RUNNING
-            self._fires += 1
-            if job.depends_on:
-                self._graph.reset(job.id, self._dep_done_for_good)
-            self._advance(job, fire_ts, now)
-            claimed.append((job, now, fire_ts))
         return claimed

@@ -14,11 +14,12 @@ from typing import Any
 
 from .._model import JobStatus
 from ..abc import Trigger
-from ..errors import InvalidJobError
+from ..errors import InvalidJobError, JobStateError
 from ._deps import Dependencies
 from ._dispatch import Dispatcher
 from ._leader import Leadership
 from ._outcomes import Outcomes
+from ._rules import Decision, Entry, decide
 from ._runner import Runner
 from ._state import _NO_EXTRAS, JobState, _dt
 
@@ -100,18 +101,34 @@ class Engine(Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         cancelled, if this very fire is running here, or if the job's overlap policy admits no
         further run now (``allow_all`` below ``max_instances`` does)."""
         job = self._jobs.get(job_id)
-        if job is None or job.status is JobStatus.CANCELLED or self._loop is None:
+        if job is None or self._loop is None:
             return False
-        if job.running:
-            if any(run.fire_ts == fire_ts for run in job.runs or ()):
-                return False
-            opts = job.opts
-            if opts.overlap != "allow_all" or (
-                opts.max_instances is not None and job.running >= opts.max_instances
-            ):
-                return False
-        self._start_run(job, self._clock.time(), fire_ts, None, attempt_base=attempt)
+        now = self._clock.time()
+        if decide(self, job, fire_ts, now, Entry.RECOVERED) is not Decision.RUN:
+            return False
+        self._start_run(job, now, fire_ts, None, attempt_base=attempt)
         return True
+
+    async def _start_explicit(
+        self, job: JobState, fire_ts: float | None, refused: str
+    ) -> asyncio.Future[Any]:
+        """Start a run the user asked for (``run_now``, ``backfill``, a catch-up fire) once no
+        run of the job is in flight (it never overlaps itself), as the admission rules allow;
+        ``fire_ts`` None: a fire of now. Returns the future of the run's outcome.
+
+        Raises:
+            JobStateError: ``refused``: the rules refuse it (the job was cancelled).
+        """
+        loop = asyncio.get_running_loop()
+        self._loop = self._loop or loop
+        await self._wait_idle(job)
+        now = self._clock.time()
+        fire = now if fire_ts is None else fire_ts
+        if decide(self, job, fire, now, Entry.EXPLICIT) is not Decision.RUN:
+            raise JobStateError(refused)
+        outcome: asyncio.Future[Any] = loop.create_future()
+        self._start_run(job, now, fire, outcome)
+        return outcome
 
     def _lease_lost(self, job_id: str, fire_ts: float) -> None:
         """The journal lost this node's lease on a running fire (another node may now run it):

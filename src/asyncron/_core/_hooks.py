@@ -11,14 +11,13 @@ function that makes a journal for a store or URL (:func:`install_journal_factory
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
 from .._model import JobStatus
 from ..abc import Journal, Trigger
-from ..errors import JobLookupError, JobStateError, SchedulerStateError
+from ..errors import SchedulerStateError
 from ._engine import Engine
 from ._state import JobState
 
@@ -155,18 +154,9 @@ class EngineHooks:
             JobLookupError: the job is gone. JobStateError: it was cancelled meanwhile.
             Exception: whatever the run raised (also recorded on the job).
         """
-        engine = self._engine
-        job = engine._jobs.get(job_id)
-        if job is None:
-            raise JobLookupError(job_id)
-        await engine._wait_idle(job)
-        if job.status is JobStatus.CANCELLED:
-            raise JobStateError(
-                f"job {job_id!r} ({job.name}) was cancelled; its catch-up is dropped"
-            )
-        outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        engine._start_run(job, engine._clock.time(), fire.timestamp(), outcome)
-        await outcome
+        job = self._engine._require(job_id)
+        refused = f"job {job_id!r} ({job.name}) was cancelled; its catch-up is dropped"
+        await (await self._engine._start_explicit(job, fire.timestamp(), refused))
 
     async def wait_through_burst(self, timeout: float) -> None:
         """Return once the dispatcher has dispatched every fire that was due (at once if it has),
