@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._core._hooks import hooks_of
 from ._core._state import JobState as _JobState
+from ._crypto import is_envelope
 from ._model import Job, JobStatus
 from ._refs import FunctionRegistry, _lookup
 from ._scheduler import AsyncScheduler
@@ -47,6 +48,7 @@ from ._serialize import (
 )
 from .abc import Journal, Store, StoredJob, Trigger
 from .errors import InvalidJobError
+from .triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -787,8 +789,6 @@ class StoreJournal(Journal):
 
     def _reuse_sealed(self, stored: Any) -> Any:
         """The stored value if it can be written back as is (same key), else None."""
-        from ._crypto import is_envelope
-
         if self.keyring is None:
             return None if is_envelope(stored) else stored
         if is_envelope(stored) and stored.get("kid") == self.keyring.active:
@@ -796,8 +796,6 @@ class StoreJournal(Journal):
         return None
 
     def _open_sealed(self, stored: Any, job_id: str, field: str) -> bytes:
-        from ._crypto import is_envelope
-
         if is_envelope(stored):
             if self.keyring is None:
                 kid = stored.get("kid") if isinstance(stored, dict) else None
@@ -1009,8 +1007,6 @@ def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
     the stored ``start`` if it has one, else the stored next fire. None: nothing to adopt (a
     different trigger is a deliberate change, and the code's version wins).
     """
-    from .triggers.interval import IntervalTrigger
-
     live = job.trigger
     if not isinstance(live, IntervalTrigger) or live.start is not None:
         return None

@@ -29,6 +29,8 @@ from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatisti
 from ._scheduler import AsyncScheduler
 from .abc import Clock, Trigger
 from .errors import DeadlockError, DependencyCycleError, SchedulerStateError
+from .testing import VirtualClock
+from .triggers.cron import CronTrigger
 
 __all__ = ["DependencyScheduler", "Scheduler"]
 
@@ -312,8 +314,6 @@ class Scheduler:
         Raises:
             SchedulerStateError: the scheduler's clock is not a ``VirtualClock``.
         """
-        from .testing import VirtualClock
-
         clock = self._engine.clock
         if not isinstance(clock, VirtualClock):
             raise SchedulerStateError(
@@ -330,8 +330,6 @@ class Scheduler:
         Raises:
             CronParseError: ``cron_expr`` is invalid (a ``ValueError``).
         """
-        from .triggers.cron import CronTrigger
-
         trigger = CronTrigger.from_expression(cron_expr)
         return self._call_nowait(self._schedule_manual, callback, name, trigger)
 
