@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, TypeVar
 
 from ._core._engine import Engine
 from ._core._hooks import make_journal
+from ._core._outcomes import history_records
 from ._core._state import (
     _CURRENT,
     RunInfo,
-    _coerce_trigger,
     _dt,
     current_run,
     set_progress,
@@ -30,12 +28,7 @@ from ._core._state import (
 from ._events import (
     Event,
     JobAdded,
-    JobModified,
-    JobPaused,
-    JobRemoved,
-    JobResumed,
     SchedulerStarted,
-    SchedulerStopped,
     Subscription,
 )
 from ._model import (
@@ -46,7 +39,6 @@ from ._model import (
     RunRecord,
     SchedulerStatistics,
 )
-from ._tz import ensure_aware, local_zone
 from .abc import Clock, Journal, Store, Trigger
 from .errors import (
     DeadlockError,
@@ -233,75 +225,7 @@ class AsyncScheduler(Engine):
 
         Idempotent. Called from inside a job, it does not wait for that job.
         """
-        if not self._running:
-            return
-        self._running = False
-        self._stopping = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-            self._timer_when = float("inf")
-        self._poke()
-        dispatcher, self._dispatcher = self._dispatcher, None
-        current = asyncio.current_task()
-        if dispatcher is not None and dispatcher is not current:
-            await asyncio.gather(dispatcher, return_exceptions=True)
-        # runs waiting to be retried are not retried any more
-        for job in self._jobs.values():
-            for run in list(job.runs or ()):
-                if run.fut is None and run.timer is not None:
-                    self._stop_run(run)
-        pending = {f for f in self._inflight if f is not current}
-        if pending:
-            wait_for = self._stop_timeout if timeout is None else timeout
-            _, still = await asyncio.wait(pending, timeout=wait_for)
-            for fut in still:
-                if isinstance(fut, asyncio.Task):
-                    fut.cancel()
-            cancelled = [f for f in still if isinstance(f, asyncio.Task)]
-            if cancelled:
-                logger.warning(
-                    "stop: cancelled %d job run(s) still going after %.1f s",
-                    len(cancelled),
-                    wait_for,
-                )
-                await asyncio.gather(*cancelled, return_exceptions=True)
-            abandoned = len(still) - len(cancelled)
-            if abandoned:
-                logger.warning(
-                    "stop: %d sync job run(s) still going after %.1f s were left to finish in "
-                    "their threads",
-                    abandoned,
-                    wait_for,
-                )
-        self._pool.shutdown()
-        # callers of wait_job() on jobs that will not end now are told so, not left waiting
-        for job in self._jobs.values():
-            x = job.x
-            if x.final_waiters:
-                waiters, x.final_waiters = x.final_waiters, None
-                for w in waiters:
-                    if not w.done():
-                        w.set_exception(
-                            SchedulerStateError(
-                                f"wait_job({job.id!r}): the scheduler was stopped while this "
-                                f"call was waiting (job {job.name!r} is {job.status.value})"
-                            )
-                        )
-        standby, self._leader_task = self._leader_task, None
-        if standby is not None and standby is not current:
-            standby.cancel()
-            await asyncio.gather(standby, return_exceptions=True)
-        leading = self._leader_path is None or self._leader_lock is not None
-        if self._journal is not None and leading:  # a standby never opened the store
-            await self._journal.close()
-        self._release_leadership()  # after the last write: the next leader reads it all
-        if self._stopped_event is not None:
-            self._stopped_event.set()
-        logger.debug("scheduler stopped")
-        if self._events.subscriptions:
-            self._events.emit(SchedulerStopped(timestamp=_dt(self._clock.time())))
-            self._events.close_all()
+        await self._stop(timeout)
 
     async def wait_stopped(self) -> None:
         """Return once :meth:`stop` has completed (at once if the scheduler is not running)."""
@@ -427,27 +351,7 @@ class AsyncScheduler(Engine):
         return self.cancel_nowait(job_id)
 
     def cancel_nowait(self, job_id: str) -> bool:
-        job = self._jobs.get(job_id)
-        if job is None or job.status.is_final:
-            return False
-        self._unschedule(job)
-        job.held = None
-        if job.buffer:
-            job.buffer.clear()
-        self._finalize(job, JobStatus.CANCELLED)
-        how = [self._stop_run(run) for run in list(job.runs or ())]
-        logger.info(
-            "job %r (%s) cancelled%s",
-            job.name,
-            job.id,
-            f"; running run {', '.join(how)}" if how else "",
-            extra={"job_id": job.id, "job_name": job.name},
-        )
-        if self._events.subscriptions:
-            self._emit(JobRemoved, job)
-        if self._graph.has_dependents(job.id):
-            self._skip_dependents_of(job)
-        return True
+        return self._cancel(job_id)
 
     async def remove(self, job_id: str) -> bool:
         """Forget a job: it is cancelled first if it can still fire, then dropped from
@@ -460,26 +364,7 @@ class AsyncScheduler(Engine):
         return self.remove_nowait(job_id)
 
     def remove_nowait(self, job_id: str) -> bool:
-        job = self._jobs.get(job_id)
-        if job is None:
-            return False
-        waiting = [
-            d
-            for d in self._graph.dependents(job_id)
-            if d in self._jobs and not self._jobs[d].status.is_final
-        ]
-        if waiting:
-            raise JobStateError(
-                f"job {job_id!r} ({job.name}) cannot be removed: jobs {', '.join(sorted(waiting))} "
-                "depend on it and can still run"
-            )
-        if not job.status.is_final:
-            self.cancel_nowait(job_id)
-        self._graph.remove(job_id)
-        del self._jobs[job_id]
-        if self._journal is not None:
-            self._journal.job_removed(job)
-        return True
+        return self._remove(job_id)
 
     async def purge(self) -> int:
         """Remove every finished job (completed, failed, cancelled, skipped) that no job still
@@ -585,27 +470,7 @@ class AsyncScheduler(Engine):
 
     def statistics(self) -> SchedulerStatistics:
         """An immutable snapshot of the scheduler's counters (see :class:`SchedulerStatistics`)."""
-        by_status: dict[str, int] = {s.value: 0 for s in JobStatus}
-        for job in self._jobs.values():
-            by_status[job.status.value] += 1
-        unresolved = len(self._unresolved())  # stored jobs kept but not loaded (list_jobs shows them)
-        by_status[JobStatus.UNRESOLVED.value] += unresolved
-        late = sorted(self._lateness)
-        return SchedulerStatistics(
-            jobs=len(self._jobs) + unresolved,
-            jobs_by_status=MappingProxyType(by_status),
-            running=len(self._inflight),
-            fires=self._fires,
-            failures=self._failures,
-            skipped_fires=self._skips,
-            misfires=self._misfires,
-            retries=self._retries,
-            pending_deadlines=len(self._heap),
-            events_dropped=self._events.dropped,
-            lateness_p50=late[len(late) // 2] if late else None,
-            lateness_p99=late[min(len(late) - 1, int(len(late) * 0.99))] if late else None,
-            lateness_max=late[-1] if late else None,
-        )
+        return self._statistics()
 
     # -- run control --------------------------------------------------------------------------
 
@@ -619,20 +484,7 @@ class AsyncScheduler(Engine):
         return self.pause_nowait(job_id)
 
     def pause_nowait(self, job_id: str) -> bool:
-        job = self._require(job_id)
-        if job.paused or job.status.is_final:
-            return False
-        job.paused = True
-        if job.heap_seq is not None:
-            self._heap.cancel(job.heap_seq)
-            job.heap_seq = None
-        if not job.running:
-            job.status = JobStatus.PAUSED
-        if self._journal is not None:
-            self._journal.job_changed(job)
-        if self._events.subscriptions:
-            self._emit(JobPaused, job)
-        return True
+        return self._pause(job_id)
 
     async def resume(self, job_id: str) -> bool:
         """Let a paused job fire again. Fires it missed while paused are coalesced into one run
@@ -645,37 +497,7 @@ class AsyncScheduler(Engine):
         return self.resume_nowait(job_id)
 
     def resume_nowait(self, job_id: str) -> bool:
-        job = self._require(job_id)
-        if not job.paused or job.status.is_final:
-            return False
-        job.paused = False
-        if job.status is JobStatus.PAUSED:
-            job.status = JobStatus.PENDING
-        if self._events.subscriptions:
-            self._emit(JobResumed, job)
-        nxt = job.next_fire
-        ts = job.next_ts
-        if nxt is not None and ts is not None:
-            now = self._clock.time()
-            grace = job.opts.misfire_grace_time
-            if ts <= now and grace is not None and now - ts > grace:
-                self._misfires += 1
-                self._advance(job, ts, now)
-            else:
-                self._set_next(job, nxt)
-        if (
-            job.held is not None
-            and self._graph.is_ready(job.id)
-            and not job.running
-            and self._running
-            and not self._stopping
-        ):
-            self._start_held(job)
-        elif nxt is None and not job.running and job.held is None and not job.buffer:
-            self._finalize(job, self._end_status(job))
-        if self._journal is not None:
-            self._journal.job_changed(job)
-        return True
+        return self._resume(job_id)
 
     async def pause_all(self) -> int:
         """Pause every job that can be paused; returns how many were."""
@@ -696,25 +518,7 @@ class AsyncScheduler(Engine):
             JobStateError: the job is cancelled.
             InvalidJobError: the trigger is not valid.
         """
-        job = self._require(job_id)
-        if job.status is JobStatus.CANCELLED:
-            raise JobStateError(
-                f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
-            )
-        new = _coerce_trigger(trigger).for_job(job_id)
-        if job.heap_seq is not None:
-            self._heap.cancel(job.heap_seq)
-            job.heap_seq = None
-        job.trigger = new
-        job.next_fire = None
-        if job.status.is_final:
-            job.status = JobStatus.PENDING
-        self._set_next(job, new.get_first_run(self._clock.now()))
-        if self._events.subscriptions:
-            self._emit(JobModified, job, changed=("trigger",))
-        if self._journal is not None:
-            self._journal.job_changed(job)
-        return job.snapshot()
+        return await self._reschedule(job_id, trigger)
 
     async def modify(self, job_id: str, **changes: Any) -> Job:
         """Change a job in place: ``name``, ``func``, ``args``, ``kwargs``, ``max_runs`` and any
@@ -725,42 +529,7 @@ class AsyncScheduler(Engine):
             JobLookupError: no such job.
             InvalidJobError: an unknown field or a bad value (the job is left unchanged).
         """
-        job = self._require(job_id)
-        own = {"name", "func", "args", "kwargs", "max_runs"}
-        opt_changes = {k: v for k, v in changes.items() if k not in own}
-        # validate everything first, through the same code that validates schedule()
-        probe = self._make_job(
-            changes.get("func", job.func),
-            changes.get("name", job.name),
-            job.trigger,
-            changes.get("args", job.args),
-            changes.get("kwargs", job.kwargs),
-            changes.get("max_runs", job.max_runs),
-            None,
-            job.manual,
-            None,
-        )
-        opts = self._options(opt_changes, base=job.opts)
-        if self._journal is not None and (
-            "func" in changes or "args" in changes or "kwargs" in changes
-        ):
-            probe.ref = job.ref if "func" not in changes else None
-            self._journal.validate(probe)
-        job.name, job.max_runs = probe.name, probe.max_runs
-        job.set_callable(probe.func, probe.args, probe.kwargs)
-        history = job.past_runs()
-        if history is not None:
-            job.history = history[-opts.history :] if opts.history else None
-        job.opts = opts
-        if job.next_fire is not None and not job.fires_left():
-            self._unschedule(job)
-            if not job.running:
-                self._finalize(job, JobStatus.FAILED if job.error else JobStatus.COMPLETED)
-        if self._events.subscriptions:
-            self._emit(JobModified, job, changed=tuple(sorted(changes)))
-        if self._journal is not None:
-            self._journal.job_changed(job)
-        return job.snapshot()
+        return await self._modify(job_id, **changes)
 
     async def backfill(
         self, job_id: str, start: datetime, end: datetime, *, limit: int = 1000
@@ -776,46 +545,7 @@ class AsyncScheduler(Engine):
             InvalidJobError: ``end`` before ``start``, or more than ``limit`` fires in the
                 window.
         """
-        job = self._require(job_id)
-        if not isinstance(start, datetime) or not isinstance(end, datetime):
-            raise InvalidJobError("backfill: start and end must be datetimes")
-        # naive datetimes are local time, as everywhere else in the library
-        start = ensure_aware(start, local_zone(), field="backfill: start")
-        end = ensure_aware(end, local_zone(), field="backfill: end")
-        if end < start:
-            raise InvalidJobError(
-                f"backfill: end {end.isoformat()} is before start {start.isoformat()}"
-            )
-        # a past window: fires after now are the schedule's own (they would run twice)
-        end = min(end, self._clock.now())
-        fires: list[float] = []
-        trigger = job.trigger
-        if (
-            isinstance(trigger, IntervalTrigger)
-            and trigger.start is None
-            and job.next_ts is not None
-        ):
-            # an interval counted from when the job was scheduled: the job's own grid (its
-            # next fire, whole intervals back), not one counted from the window's start
-            step = trigger.interval.total_seconds()
-            back = math.ceil((job.next_ts - start.timestamp()) / step) + 1
-            anchor = _dt(job.next_ts) - back * trigger.interval
-            trigger = IntervalTrigger(trigger.interval, start=anchor, end=trigger.end)
-        t = trigger.get_next_run(start)
-        while t is not None and t <= end:
-            fires.append(t.timestamp())
-            if len(fires) > limit:
-                raise InvalidJobError(
-                    f"backfill: more than {limit} fires between {start.isoformat()} and "
-                    f"{end.isoformat()}; narrow the window or raise limit"
-                )
-            t = trigger.get_next_run(t)
-        for fire_ts in fires:
-            outcome = await self._start_explicit(
-                job, fire_ts, f"backfill: job {job_id!r} ({job.name}) was cancelled"
-            )
-            await asyncio.gather(outcome, return_exceptions=True)
-        return len(fires)
+        return await self._backfill(job_id, start, end, limit=limit)
 
     async def get_run_history(self, job_id: str) -> list[RunRecord]:
         """The job's last runs (oldest first), as many as its ``history`` option keeps.
@@ -823,7 +553,7 @@ class AsyncScheduler(Engine):
         Raises:
             JobLookupError: no such job.
         """
-        return self._history(self._require(job_id))
+        return history_records(self._require(job_id))
 
     async def describe(self, job_id: str, *, fires: int = 10, runs: int = 10) -> JobDescription:
         """The job, its next ``fires`` fire times and its last ``runs`` runs (with the
@@ -832,29 +562,7 @@ class AsyncScheduler(Engine):
         Raises:
             JobLookupError: no such job.
         """
-        job = self._require(job_id)
-        upcoming: list[datetime] = []
-        t = job.next_fire
-        while t is not None and len(upcoming) < fires:
-            upcoming.append(t)
-            if job.max_runs is not None and job.started + len(upcoming) >= job.max_runs:
-                break
-            t = job.trigger.get_next_run(t)
-        last: list[RunRecord] = list(self._history(job)[-runs:]) if runs else []
-        if runs and self._journal is not None:
-            # a shared store: the job's runs on every node (this node's keep their results)
-            try:
-                shared = await self._journal.past_runs(job_id, runs)
-            except Exception as exc:
-                logger.warning("describe(%r): the cluster's runs could not be read: %s", job_id, exc)
-                shared = None
-            if shared is not None:
-                def key(r: RunRecord) -> tuple[int, int]:
-                    return round(r.scheduled_at.timestamp() * 1_000_000), r.attempt
-
-                merged = {key(r): r for r in shared} | {key(r): r for r in last}
-                last = sorted(merged.values(), key=lambda r: (r.scheduled_at, r.attempt))[-runs:]
-        return JobDescription(job=job.snapshot(), next_fires=tuple(upcoming), last_runs=tuple(last))
+        return await self._describe(job_id, fires=fires, runs=runs)
 
     # -- decorators ---------------------------------------------------------------------------
 

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .._events import SchedulerStopped
 from .._model import JobStatus
 from ..abc import Trigger
-from ..errors import InvalidJobError, JobStateError
+from ..errors import InvalidJobError, SchedulerStateError
+from ._control import Control
 from ._deps import Dependencies
 from ._dispatch import Dispatcher
 from ._leader import Leadership
@@ -28,7 +30,7 @@ __all__ = ["Engine"]
 logger = logging.getLogger("asyncron")
 
 
-class Engine(Dispatcher, Runner, Outcomes, Dependencies, Leadership):
+class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
     """Every part of the core in one object; ``AsyncScheduler`` adds the public API to it."""
 
     async def _begin_firing(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -109,27 +111,6 @@ class Engine(Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         self._start_run(job, now, fire_ts, None, attempt_base=attempt)
         return True
 
-    async def _start_explicit(
-        self, job: JobState, fire_ts: float | None, refused: str
-    ) -> asyncio.Future[Any]:
-        """Start a run the user asked for (``run_now``, ``backfill``, a catch-up fire) once no
-        run of the job is in flight (it never overlaps itself), as the admission rules allow;
-        ``fire_ts`` None: a fire of now. Returns the future of the run's outcome.
-
-        Raises:
-            JobStateError: ``refused``: the rules refuse it (the job was cancelled).
-        """
-        loop = asyncio.get_running_loop()
-        self._loop = self._loop or loop
-        await self._wait_idle(job)
-        now = self._clock.time()
-        fire = now if fire_ts is None else fire_ts
-        if decide(self, job, fire, now, Entry.EXPLICIT) is not Decision.RUN:
-            raise JobStateError(refused)
-        outcome: asyncio.Future[Any] = loop.create_future()
-        self._start_run(job, now, fire, outcome)
-        return outcome
-
     def _lease_lost(self, job_id: str, fire_ts: float) -> None:
         """The journal lost this node's lease on a running fire (another node may now run it):
         stop the local run (cancel an async one, abandon a sync one) and say so once."""
@@ -147,3 +128,75 @@ class Engine(Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                     how,
                     extra={"job_id": job.id, "job_name": job.name},
                 )
+
+    async def _stop(self, timeout: float | None = None) -> None:
+        """The body of :meth:`AsyncScheduler.stop`."""
+        if not self._running:
+            return
+        self._running = False
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+            self._timer_when = float("inf")
+        self._poke()
+        dispatcher, self._dispatcher = self._dispatcher, None
+        current = asyncio.current_task()
+        if dispatcher is not None and dispatcher is not current:
+            await asyncio.gather(dispatcher, return_exceptions=True)
+        # runs waiting to be retried are not retried any more
+        for job in self._jobs.values():
+            for run in list(job.runs or ()):
+                if run.fut is None and run.timer is not None:
+                    self._stop_run(run)
+        pending = {f for f in self._inflight if f is not current}
+        if pending:
+            wait_for = self._stop_timeout if timeout is None else timeout
+            _, still = await asyncio.wait(pending, timeout=wait_for)
+            for fut in still:
+                if isinstance(fut, asyncio.Task):
+                    fut.cancel()
+            cancelled = [f for f in still if isinstance(f, asyncio.Task)]
+            if cancelled:
+                logger.warning(
+                    "stop: cancelled %d job run(s) still going after %.1f s",
+                    len(cancelled),
+                    wait_for,
+                )
+                await asyncio.gather(*cancelled, return_exceptions=True)
+            abandoned = len(still) - len(cancelled)
+            if abandoned:
+                logger.warning(
+                    "stop: %d sync job run(s) still going after %.1f s were left to finish in "
+                    "their threads",
+                    abandoned,
+                    wait_for,
+                )
+        self._pool.shutdown()
+        # callers of wait_job() on jobs that will not end now are told so, not left waiting
+        for job in self._jobs.values():
+            x = job.x
+            if x.final_waiters:
+                waiters, x.final_waiters = x.final_waiters, None
+                for w in waiters:
+                    if not w.done():
+                        w.set_exception(
+                            SchedulerStateError(
+                                f"wait_job({job.id!r}): the scheduler was stopped while this "
+                                f"call was waiting (job {job.name!r} is {job.status.value})"
+                            )
+                        )
+        standby, self._leader_task = self._leader_task, None
+        if standby is not None and standby is not current:
+            standby.cancel()
+            await asyncio.gather(standby, return_exceptions=True)
+        leading = self._leader_path is None or self._leader_lock is not None
+        if self._journal is not None and leading:  # a standby never opened the store
+            await self._journal.close()
+        self._release_leadership()  # after the last write: the next leader reads it all
+        if self._stopped_event is not None:
+            self._stopped_event.set()
+        logger.debug("scheduler stopped")
+        if self._events.subscriptions:
+            self._events.emit(SchedulerStopped(timestamp=_dt(self._clock.time())))
+            self._events.close_all()

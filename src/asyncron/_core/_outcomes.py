@@ -31,7 +31,7 @@ from ._state import (
     _ts_to_dt,
 )
 
-__all__ = ["Outcomes"]
+__all__ = ["Outcomes", "history_records"]
 
 logger = logging.getLogger("asyncron")
 
@@ -318,25 +318,6 @@ class Outcomes(EngineBase):
         if len(history) > 2 * keep:
             del history[: len(history) - keep]
 
-    @staticmethod
-    def _history(job: JobState) -> list[RunRecord]:
-        history = job.past_runs()
-        keep = job.opts.history
-        return [
-            RunRecord(
-                scheduled_at=_dt(fire_ts),
-                started_at=_dt(started),
-                ended_at=_dt(ended),
-                attempt=attempt,
-                outcome=outcome,
-                result=result,
-                error=error,
-            )
-            for fire_ts, started, ended, attempt, outcome, result, error in (
-                history[-keep:] if history and keep else ()
-            )
-        ]
-
     def _finish_for_caller(
         self,
         job: JobState,
@@ -350,3 +331,23 @@ class Outcomes(EngineBase):
         run = Run(self, job, fire_ts, started, 1, None)
         outcome = "succeeded" if exc is None else "failed"
         self._record(job, run, result, exc, outcome, self._clock.time())
+
+
+def history_records(job: JobState) -> list[RunRecord]:
+    """The job's kept history as :class:`RunRecord` values, oldest first."""
+    history = job.past_runs()
+    keep = job.opts.history
+    return [
+        RunRecord(
+            scheduled_at=_dt(fire_ts),
+            started_at=_dt(started),
+            ended_at=_dt(ended),
+            attempt=attempt,
+            outcome=outcome,
+            result=result,
+            error=error,
+        )
+        for fire_ts, started, ended, attempt, outcome, result, error in (
+            history[-keep:] if history and keep else ()
+        )
+    ]
