@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "asyncron._clock",
             "asyncron.testing",
             "asyncron._serialize",
+            "asyncron._misfire",
             "asyncron.stores",
         ),
     ),

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ..abc import Executor
+
 __all__ = ["WorkerPool", "call_in_thread", "current_task", "worker_owner"]
 
 _worker_local = threading.local()
@@ -35,7 +37,7 @@ def worker_owner() -> object | None:
     return getattr(_worker_local, "owner", None)
 
 
-class WorkerPool:
+class WorkerPool(Executor):
     """A bounded pool of worker threads, made on first use.
 
     Args:
