@@ -32,6 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, overload
 
+from ._apscheduler_hints import option_hints, trigger_name_hint
 from ._clock import SystemClock
 from ._events import (
     Event,
@@ -54,6 +55,7 @@ from ._events import (
 )
 from ._graph import DependencyGraph
 from ._heap import DeadlineHeap
+from ._listing import coerce_statuses, display_zone, in_zone, order_jobs
 from ._model import (
     _FINAL,
     Job,
@@ -63,11 +65,13 @@ from ._model import (
     RunRecord,
     SchedulerStatistics,
 )
-from ._tz import ensure_aware, local_zone
+from ._shorthand import coerce_trigger
+from ._tz import ensure_aware, local_zone, resolve_zone
 from .abc import Clock, Store, TimerHandle, Trigger
 from .errors import (
     DeadlockError,
     InvalidJobError,
+    InvalidTriggerError,
     JobLookupError,
     JobStateError,
     RunTimeoutError,
@@ -212,25 +216,9 @@ def _short_name(func: Callable[..., Any]) -> str:
     return name if isinstance(name, str) else type(func).__name__
 
 
-def _coerce_trigger(trigger: object) -> Trigger:
-    """Accept a Trigger, or the obvious shorthands: a cron string, a timedelta or number of
-    seconds (interval), a datetime (once)."""
-    if isinstance(trigger, Trigger):
-        return trigger
-    if isinstance(trigger, str):
-        from .triggers.cron import CronTrigger
-
-        return CronTrigger.from_expression(trigger)
-    if isinstance(trigger, timedelta) or (
-        isinstance(trigger, int | float) and not isinstance(trigger, bool)
-    ):
-        return IntervalTrigger(trigger)
-    if isinstance(trigger, datetime):
-        return OnceTrigger(trigger)
-    raise InvalidJobError(
-        f"trigger: expected a Trigger (OnceTrigger, IntervalTrigger, CronTrigger), a cron string, "
-        f"a timedelta or a datetime, got {type(trigger).__name__} {trigger!r}"
-    )
+def _coerce_trigger(trigger: object, zone: tzinfo | None = None) -> Trigger:
+    """Accept a Trigger, or the obvious shorthands (see ``_shorthand``)."""
+    return coerce_trigger(trigger, zone)
 
 
 def _ts_to_dt(ts: float | None) -> datetime | None:
@@ -555,7 +543,7 @@ class _JobState:
             name=self.name,
             status=self.status,
             trigger=self.trigger,
-            next_run=self.next_fire,
+            next_run=in_zone(self.next_fire, display_zone(self.trigger, local_zone())),
             last_run=_ts_to_dt(self.last_run),
             run_count=self.run_count,
             max_runs=x.max_runs,
@@ -659,6 +647,8 @@ class AsyncScheduler:
             stand by, retrying every ``leader_retry`` seconds, and one of them takes over when
             the holder stops or dies (the OS releases its lock). See docs/web.md.
         leader_retry: seconds between a standby's attempts to take the lock (default 1).
+        timezone: the zone of cron strings and naive datetimes given to ``schedule()``, and of
+            triggers built without one (``CronTrigger(hour=9)``); default: the local zone.
 
     Every method must be called from the loop the scheduler runs on; from other threads use the
     :class:`~asyncron.Scheduler` facade.
@@ -675,7 +665,10 @@ class AsyncScheduler:
         store_options: dict[str, Any] | None = None,
         leader_lock: str | os.PathLike[str] | None = None,
         leader_retry: float = 1.0,
+        timezone: str | tzinfo | None = None,
     ) -> None:
+        # the zone of cron strings, naive datetimes and zone-less triggers (see _shorthand)
+        self._zone = None if timezone is None else resolve_zone(timezone)
         if leader_lock is not None and not isinstance(leader_lock, str | os.PathLike):
             raise InvalidJobError(f"leader_lock: expected a file path, got {leader_lock!r}")
         if (
@@ -766,6 +759,11 @@ class AsyncScheduler:
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The scheduler's default zone (``timezone=``, else the local zone)."""
+        return local_zone() if self._zone is None else self._zone
 
     async def start(self) -> None:
         """Start firing jobs. Idempotent; a stopped scheduler may be started again."""
@@ -925,6 +923,9 @@ class AsyncScheduler:
         if self._events.subscriptions:
             self._events.emit(SchedulerStopped(timestamp=_dt(self._clock.time())))
             self._events.close_all()
+            # sync callbacks run in threads: let them see every event, SchedulerStopped last
+            if not await self._events.drain(self._stop_timeout):
+                logger.warning("stop: event subscribers still busy after %.1f s", self._stop_timeout)
 
     async def wait_stopped(self) -> None:
         """Return once :meth:`stop` has completed (at once if the scheduler is not running)."""
@@ -955,6 +956,7 @@ class AsyncScheduler:
         job_id: str | None = None,
         function_name: str | None = None,
         depends_on: Iterable[str] | None = None,
+        replace: bool = False,
         **options: Any,
     ) -> str:
         """Add a job and return its id.
@@ -966,11 +968,15 @@ class AsyncScheduler:
         ``options`` are :class:`~asyncron.JobOptions` fields overriding the scheduler's defaults:
         ``overlap``, ``max_instances``, ``buffer_limit``, ``retries``, ``retry_delay``,
         ``max_retry_delay``, ``retry_on``, ``timeout``, ``jitter``, ``misfire_grace_time``,
-        ``history`` (see docs/controlling-jobs.md).
+        ``history`` (see docs/controlling-jobs.md). ``replace=True`` replaces the job that has
+        this ``job_id``, if any (APScheduler's ``replace_existing``): as ``remove()`` then
+        ``schedule()``, in one step.
 
         Raises:
             InvalidJobError: ``func`` is not callable, or another argument has the wrong type or
-                value (the message names it), or ``job_id`` is already in use.
+                value (the message names it), or ``job_id`` is already in use (without
+                ``replace=True``).
+            JobStateError: ``replace=True`` and jobs that can still run depend on the old job.
             InvalidTriggerError: the trigger shorthand could not be turned into a trigger.
         """
         return self.schedule_nowait(
@@ -983,6 +989,7 @@ class AsyncScheduler:
             job_id=job_id,
             function_name=function_name,
             depends_on=depends_on,
+            replace=replace,
             **options,
         )
 
@@ -999,11 +1006,16 @@ class AsyncScheduler:
         function_name: str | None = None,
         depends_on: Iterable[str] | None = None,
         manual: bool = False,
+        replace: bool = False,
         **options: Any,
     ) -> str:
         """The body of :meth:`schedule`; never blocks. For code already on the loop that is not
         in a coroutine (callbacks)."""
-        job = self._make_job(func, name, trigger, args, kwargs, max_runs, job_id, manual, options)
+        if not isinstance(replace, bool):
+            raise InvalidJobError(f"replace: expected True or False, got {replace!r}")
+        job = self._make_job(
+            func, name, trigger, args, kwargs, max_runs, job_id, manual, options, replace
+        )
         if function_name is not None:
             if not isinstance(function_name, str) or not function_name:
                 raise InvalidJobError(
@@ -1013,6 +1025,8 @@ class AsyncScheduler:
         deps = self._check_deps(depends_on)
         if self._journal is not None:
             self._journal.validate(job)
+        if replace and job.id in self._jobs:  # validated above: nothing fails after this
+            self.remove_nowait(job.id)
         if deps:
             self._graph.add(job.id, deps, self._dep_done_for_good)
             self._any_edges = True
@@ -1237,22 +1251,44 @@ class AsyncScheduler:
         count: int = register(name, func)
         return count
 
-    async def list_jobs(self, status: JobStatus | str | None = None) -> list[Job]:
-        """Snapshots of every job (in the order they were added), optionally only those with
-        ``status``.
+    async def list_jobs(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        active: bool = False,
+        order: str = "added",
+    ) -> list[Job]:
+        """Snapshots of every job, optionally only those with ``status`` (one status or a
+        collection). ``active=True`` keeps only the jobs that can still fire (pending, running
+        or paused: APScheduler's ``get_jobs()``). ``order`` is ``"added"`` (the order they were
+        added, the default) or ``"next_run"`` (soonest next fire first, jobs without one last).
 
         Raises:
-            InvalidJobError: ``status`` is not a JobStatus or one of its values.
+            InvalidJobError: ``status`` is not a JobStatus or one of its values, or an unknown
+                ``order``.
         """
-        return self.list_jobs_nowait(status)
+        return self.list_jobs_nowait(status, active=active, order=order)
 
-    def list_jobs_nowait(self, status: JobStatus | str | None = None) -> list[Job]:
-        if status is None:
-            return [job.snapshot() for job in self._jobs.values()] + self._unresolved()
-        wanted = self._coerce_status(status)
-        if wanted is JobStatus.UNRESOLVED:
-            return self._unresolved()
-        return [job.snapshot() for job in self._jobs.values() if job.status is wanted]
+    def list_jobs_nowait(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        active: bool = False,
+        order: str = "added",
+    ) -> list[Job]:
+        if status is None and not active:
+            jobs = [job.snapshot() for job in self._jobs.values()] + self._unresolved()
+        else:
+            wanted = None if status is None else coerce_statuses(status)
+            jobs = [
+                job.snapshot()
+                for job in self._jobs.values()
+                if (wanted is None or job.status in wanted)
+                and not (active and job.status.is_final)
+            ]
+            if not active and wanted is not None and JobStatus.UNRESOLVED in wanted:
+                jobs += self._unresolved()
+        return order_jobs(jobs, order)
 
     async def run_now(self, job_id: str) -> Any:
         """Run the job at once, outside its schedule, and return its result (re-raising its error).
@@ -1368,17 +1404,18 @@ class AsyncScheduler:
             self._emit(JobPaused, job)
         return True
 
-    async def resume(self, job_id: str) -> bool:
+    async def resume(self, job_id: str, *, catch_up: bool = True) -> bool:
         """Let a paused job fire again. Fires it missed while paused are coalesced into one run
-        at once, unless they are older than its ``misfire_grace_time`` (then skipped and
-        counted). Returns False if the job was not paused.
+        at once, unless they are older than its ``misfire_grace_time`` or ``catch_up`` is False
+        (APScheduler's ``resume_job``): then they are skipped, counted as misfires, and the job
+        waits for its next fire after now. Returns False if the job was not paused.
 
         Raises:
             JobLookupError: no such job.
         """
-        return self.resume_nowait(job_id)
+        return self.resume_nowait(job_id, catch_up=catch_up)
 
-    def resume_nowait(self, job_id: str) -> bool:
+    def resume_nowait(self, job_id: str, *, catch_up: bool = True) -> bool:
         job = self._require(job_id)
         if not job.paused or job.status.is_final:
             return False
@@ -1392,7 +1429,7 @@ class AsyncScheduler:
         if nxt is not None and ts is not None:
             now = self._clock.time()
             grace = job.opts.misfire_grace_time
-            if ts <= now and grace is not None and now - ts > grace:
+            if ts <= now and (not catch_up or (grace is not None and now - ts > grace)):
                 self._misfires += 1
                 self._advance(job, ts, now)
             else:
@@ -1443,7 +1480,7 @@ class AsyncScheduler:
             raise JobStateError(
                 f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
             )
-        new = _coerce_trigger(trigger).for_job(job_id)
+        new = _coerce_trigger(trigger, self._zone).for_job(job_id)
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None
@@ -1641,7 +1678,7 @@ class AsyncScheduler:
         """
         from .triggers.cron import CronTrigger
 
-        trigger = CronTrigger.from_expression(expression, timezone=timezone)
+        trigger = CronTrigger.from_expression(expression, timezone=timezone or self._zone)
 
         def decorate(func: _F) -> _F:
             self.schedule_nowait(func, name, trigger, **options)
@@ -1801,7 +1838,12 @@ class AsyncScheduler:
         job_id: str | None,
         manual: bool,
         options: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> _JobState:
+        if isinstance(trigger, str) and options:  # add_job(f, "interval", minutes=5)
+            hint = trigger_name_hint(trigger)  # APScheduler's trigger names: say so first
+            if hint is not None:
+                raise InvalidTriggerError(hint)
         opts = self._options(options)
         if not callable(func):
             raise InvalidJobError(f"func: expected a callable, got {type(func).__name__} {func!r}")
@@ -1830,10 +1872,15 @@ class AsyncScheduler:
             job_id = f"{os.urandom(6).hex()}-{self._id_counter}"
         elif not isinstance(job_id, str) or not job_id:
             raise InvalidJobError(f"job_id: expected a non-empty str, got {job_id!r}")
-        elif job_id in self._jobs:
-            raise InvalidJobError(f"job_id: {job_id!r} is already in use")
+        elif job_id in self._jobs and not replace:
+            old = self._jobs[job_id]
+            raise InvalidJobError(
+                f"job_id: {job_id!r} is already in use (job {old.name!r}, "
+                f"{old.status.value}); pass replace=True to replace it, or remove({job_id!r}) "
+                "first (cancel() stops a job but keeps it listed, and its id taken)"
+            )
         trig = (
-            OnceTrigger(self._clock.now()) if trigger is None else _coerce_trigger(trigger)
+            OnceTrigger(self._clock.now()) if trigger is None else _coerce_trigger(trigger, self._zone)
         ).for_job(job_id)
         job = _JobState(
             job_id,
@@ -1873,6 +1920,9 @@ class AsyncScheduler:
                 if "trigger" in unknown
                 else ""
             )
+            apscheduler = option_hints(unknown)
+            if apscheduler:
+                hint += f"; from APScheduler? {apscheduler}"
             raise InvalidJobError(
                 f"unknown job option(s) {', '.join(unknown)}; allowed: {allowed} (and, for "
                 f"modify(), name, func, args, kwargs, max_runs){hint}"
@@ -1884,18 +1934,6 @@ class AsyncScheduler:
         if job is None:
             raise JobLookupError(job_id)
         return job
-
-    @staticmethod
-    def _coerce_status(status: JobStatus | str) -> JobStatus:
-        if isinstance(status, JobStatus):
-            return status
-        if isinstance(status, str):
-            try:
-                return JobStatus(status.lower())
-            except ValueError:
-                pass
-        allowed = ", ".join(s.value for s in JobStatus)
-        raise InvalidJobError(f"status: expected a JobStatus or one of {allowed}; got {status!r}")
 
     # -- internals: deadlines -----------------------------------------------------------------
 
@@ -2641,6 +2679,7 @@ class AsyncScheduler:
                 attempt=run.attempt,
                 delay=delay,
                 error=error,
+                exception=exc,
             )
         retry = _Run(self, job, run.fire_ts, now + delay, run.attempt + 1, run.outcome)
         job.add_run(retry)
@@ -2731,6 +2770,8 @@ class AsyncScheduler:
                     duration=now - run.started,
                     error=job.error or "",
                     outcome=outcome,
+                    exception=None if isinstance(exc, asyncio.CancelledError) else exc,
+                    traceback=job.traceback,
                 )
         fut = run.outcome
         if fut is not None and not fut.done():
