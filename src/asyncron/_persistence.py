@@ -345,6 +345,7 @@ class StoreJournal:
         if rec is None:
             return
         self._recs[job.id] = rec
+        self._removed.discard(job.id)  # schedule(replace=True): removed, then added again
         self._mark(job)
 
     def job_changed(self, job: _JobState) -> None:

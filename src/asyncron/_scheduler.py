@@ -2808,7 +2808,8 @@ class AsyncScheduler:
             elif status in _FINAL and status is not _CANCELLED:
                 # re-run of a finished job through run_now: its outcome decides the status
                 job.status = _FAILED if exc is not None else _COMPLETED
-        if self._journal is not None:
+        # a run of a removed (or replaced: same id, new job) job is not written over its record
+        if self._journal is not None and self._jobs.get(job.id) is job:
             self._journal.job_changed(job)
         if self._graph.any_dependents and self._graph.has_dependents(job.id):
             if exc is None:
