@@ -294,7 +294,14 @@ def test_resume_catches_up_once_by_default_or_not_at_all_with_catch_up_false() -
             lambda s: s.schedule(print, trigger="interval", minutes=5),
             "trigger=IntervalTrigger(minutes=5)",
         ),
-        (lambda s: s.schedule(print, trigger="cron", hour=9), 'CronTrigger(hour=9, day_of_week="mon-fri")'),
+        (
+            lambda s: s.schedule(print, trigger="cron", hour=9, day_of_week="mon-fri"),
+            "trigger=CronTrigger(hour=9, day_of_week='mon-fri')",
+        ),
+        (
+            lambda s: s.schedule(print, "interval", seconds=30),  # the name is 2nd here
+            "the second positional argument of schedule() is the job's name",
+        ),
         (lambda s: s.schedule(print, id="x"), "id=: the job id is job_id="),
         (lambda s: s.schedule(print, coalesce=False), "misfire='all'"),
         (lambda s: s.schedule(print, replace_existing=True), "replace=True"),

@@ -8,9 +8,9 @@ only that they are wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-__all__ = ["option_hints", "trigger_name_hint"]
+__all__ = ["option_hints", "positional_trigger_hint", "trigger_name_hint"]
 
 _TRIGGER_NAMES = {
     "interval": "IntervalTrigger(minutes=5) (or a timedelta, or a number of seconds)",
@@ -47,16 +47,43 @@ _OPTIONS = {
 }
 
 
-def trigger_name_hint(trigger: str) -> str | None:
-    """The message for a trigger given by APScheduler's name (``"interval"``), else None."""
+_CLASSES = {"interval": "IntervalTrigger", "cron": "CronTrigger", "date": "OnceTrigger"}
+
+
+def trigger_name_hint(
+    trigger: str, fields: Mapping[str, object] | None = None, *, as_name: bool = False
+) -> str | None:
+    """The message for a trigger given by APScheduler's name (``"interval"``), else None.
+
+    ``fields`` are the keyword arguments that came with it (``minutes=5``): the suggestion is
+    written with them. ``as_name``: the word came as ``schedule()``'s second positional
+    argument, which is the job's name here.
+    """
     key = trigger.strip().lower()
     suggestion = _TRIGGER_NAMES.get(key)
     if suggestion is None:
         return None
-    return (
-        f"trigger: {trigger!r} is APScheduler's trigger name; asyncron takes a trigger object "
-        f"with its fields, e.g. trigger={suggestion}"
+    given = {k: v for k, v in (fields or {}).items() if k in _TRIGGER_FIELDS}
+    if given and key in _CLASSES:
+        if key == "date":
+            suggestion = f"OnceTrigger({given.get('run_date', 'run_at')!r})"
+        else:
+            args = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            suggestion = f"{_CLASSES[key]}({args})"
+    where = (
+        f"name={trigger!r}: the second positional argument of schedule() is the job's name, and "
+        f"{trigger!r} is APScheduler's trigger name"
+        if as_name
+        else f"trigger: {trigger!r} is APScheduler's trigger name"
     )
+    return f"{where}; asyncron takes a trigger object with its fields, e.g. trigger={suggestion}"
+
+
+def positional_trigger_hint(name: object, options: Mapping[str, object]) -> str | None:
+    """``schedule(f, "interval", minutes=5)``: the trigger name landed in ``name``."""
+    if not isinstance(name, str) or not any(k in _TRIGGER_FIELDS for k in options):
+        return None
+    return trigger_name_hint(name, options, as_name=True)
 
 
 def option_hints(unknown: Iterable[str]) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Generic, Protocol, TypeVar, overload
 
-from ._apscheduler_hints import option_hints, trigger_name_hint
+from ._apscheduler_hints import option_hints, positional_trigger_hint, trigger_name_hint
 from ._clock import SystemClock
 from ._events import (
     Event,
@@ -1840,8 +1840,10 @@ class AsyncScheduler:
         options: dict[str, Any] | None = None,
         replace: bool = False,
     ) -> _JobState:
-        if isinstance(trigger, str) and options:  # add_job(f, "interval", minutes=5)
-            hint = trigger_name_hint(trigger)  # APScheduler's trigger names: say so first
+        if options:  # add_job(f, "interval", minutes=5): APScheduler's trigger names, said first
+            hint = (
+                trigger_name_hint(trigger, options) if isinstance(trigger, str) else None
+            ) or positional_trigger_hint(name, options)
             if hint is not None:
                 raise InvalidTriggerError(hint)
         opts = self._options(options)
