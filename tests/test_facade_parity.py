@@ -162,7 +162,7 @@ def test_a_slow_sync_subscriber_does_not_delay_an_interval_job() -> None:
     job = s.get_job(job_id)
     s.stop()
     assert slow_calls.is_set()
-    assert job is not None and job.run_count >= 8, job.run_count
+    assert job is not None and job.run_count >= 6, job.run_count  # on the loop: about 2
 
 
 def test_run_failed_carries_the_exception_type_and_traceback() -> None:
@@ -192,6 +192,7 @@ EXIT_PROGRAM = textwrap.dedent(
     s.register_function("tick", tick)
     s.start()
     s.schedule(tick, "tick", IntervalTrigger(seconds=0.05), function_name="tick", job_id="tick")
+
     deadline = time.monotonic() + 10
     while s.get_job("tick").run_count < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -199,12 +200,18 @@ EXIT_PROGRAM = textwrap.dedent(
         raise RuntimeError("the program failed")
     if sys.argv[2] == "exit":
         sys.exit(3)
+    if sys.argv[2] == "dropped":  # the program keeps no reference to its scheduler
+        import gc
+        del s
+        gc.collect()
     """
 )
 
 
 @pytest.mark.parametrize("suffix", [".json", ".db"])
-@pytest.mark.parametrize(("how", "code"), [("normal", 0), ("error", 1), ("exit", 3)])
+@pytest.mark.parametrize(
+    ("how", "code"), [("normal", 0), ("error", 1), ("exit", 3), ("dropped", 0)]
+)
 def test_persistent_scheduler_without_stop_exits_cleanly_with_state_saved(
     tmp_path: Path, suffix: str, how: str, code: int
 ) -> None:

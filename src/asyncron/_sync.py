@@ -16,7 +16,6 @@ import inspect
 import os
 import queue
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
@@ -40,7 +39,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 # own hook was registered first, and they run last-in first-out); an ``atexit`` hook runs after
 # that, too late for a store that writes through a thread pool ("cannot schedule new futures
 # after shutdown"). APScheduler's facade and anyio's portal face the same ordering.
-_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+# Held strongly: a started facade that its program dropped (``Scheduler().start()``) still runs
+# its loop thread, and must still be stopped, and save, at exit.
+_live: set[Scheduler] = set()
 _hook_lock = threading.Lock()
 _hooked = False
 
