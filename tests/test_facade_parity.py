@@ -392,3 +392,58 @@ def test_replacing_a_job_while_its_sync_run_is_going_keeps_the_new_one_stored(
         s.register_function("fast", fast)
         job = s.get_job("report")
     assert job is not None and job.name == "fast" and job.trigger == IntervalTrigger(hours=1)
+
+
+def test_bad_values_for_the_new_options_are_named() -> None:
+    with pytest.raises(InvalidTriggerError, match="timezone: unknown time zone 'Mars/Base'"):
+        Scheduler(timezone="Mars/Base")
+    with pytest.raises(InvalidTriggerError, match="timezone"):
+        IntervalTrigger(minutes=1, timezone=5)  # type: ignore[arg-type]
+    with Scheduler(clock=VirtualClock()) as s:
+        job_id = s.schedule(print, trigger=IntervalTrigger(minutes=1))
+        with pytest.raises(InvalidJobError, match="replace: expected True or False, got 'yes'"):
+            s.schedule(print, job_id=job_id, replace="yes")  # type: ignore[arg-type]
+        with pytest.raises(InvalidJobError, match="status: expected a JobStatus or one of"):
+            s.list_jobs(status=42)  # type: ignore[arg-type]
+        with pytest.raises(InvalidJobError, match="status: .*got 'done'"):
+            s.list_jobs(status=["pending", "done"])
+        with pytest.raises(InvalidJobError, match="catch_up: expected True or False"):
+            s.resume(job_id, catch_up="no")  # type: ignore[arg-type]
+        with pytest.raises(InvalidJobError, match="buffer: expected a positive int"):
+            s.events(buffer=0)
+        assert s.list_jobs(status=[]) == []
+
+
+def test_a_stored_interval_with_a_hostile_zone_is_kept_unresolved_not_lost(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.json"
+
+    def tick() -> None:
+        pass
+
+    with PersistentScheduler(path) as s:
+        s.schedule(
+            tick, "tick", IntervalTrigger(minutes=1, timezone="Europe/Berlin"),
+            function_name="tick", job_id="tick",
+        )  # fmt: skip
+    text = path.read_text(encoding="utf-8")
+    assert '"Europe/Berlin"' in text
+    path.write_text(text.replace('"Europe/Berlin"', '"Mars/Base"'), encoding="utf-8")
+    with PersistentScheduler(path) as s:
+        s.register_function("tick", tick)
+        job = s.get_job("tick")
+        assert job is not None and job.status is JobStatus.UNRESOLVED
+        assert job.error is not None and "Mars/Base" in job.error
+    assert '"Mars/Base"' in path.read_text(encoding="utf-8")  # kept as it was
+
+
+def test_interval_display_zone_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    with PersistentScheduler(path) as s:
+        s.schedule(
+            print, "p", IntervalTrigger(minutes=1, timezone="Asia/Tokyo"),
+            function_name="p", job_id="p",
+        )  # fmt: skip
+    with PersistentScheduler(path) as s:
+        s.register_function("p", print)
+        job = s.get_job("p")
+    assert job is not None and str(job.next_run.tzinfo) == "Asia/Tokyo"  # type: ignore[union-attr]

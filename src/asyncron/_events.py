@@ -174,6 +174,7 @@ class Subscription:
         self._queue: deque[Event] = deque()
         self._ready: asyncio.Event | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._is_async = callback is not None and _is_async_callback(callback)
         self.dropped = 0
         self.closed = False
@@ -194,6 +195,7 @@ class Subscription:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop yet (a job scheduled at import time): delivered with the next event
+        self._loop = loop
         if self._ready is None:
             self._ready = asyncio.Event()
         self._ready.set()
@@ -229,10 +231,25 @@ class Subscription:
         return bool(done)
 
     def unsubscribe(self) -> None:
+        """End the subscription; safe from any thread (a sync callback's, say)."""
         self._hub.remove(self)
         self.closed = True
-        if self._ready is not None:
-            self._ready.set()
+        ready = self._ready
+        if ready is None:
+            return
+        loop = self._loop
+        try:
+            on_loop = loop is None or asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            ready.set()
+            return
+        assert loop is not None
+        try:
+            loop.call_soon_threadsafe(ready.set)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
 
     async def _iterate(self) -> AsyncIterator[Event]:
         try:

@@ -1416,6 +1416,8 @@ class AsyncScheduler:
         return self.resume_nowait(job_id, catch_up=catch_up)
 
     def resume_nowait(self, job_id: str, *, catch_up: bool = True) -> bool:
+        if not isinstance(catch_up, bool):
+            raise InvalidJobError(f"catch_up: expected True or False, got {catch_up!r}")
         job = self._require(job_id)
         if not job.paused or job.status.is_final:
             return False
