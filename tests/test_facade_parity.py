@@ -405,7 +405,7 @@ def test_bad_values_for_the_new_options_are_named() -> None:
             s.schedule(print, job_id=job_id, replace="yes")  # type: ignore[arg-type]
         with pytest.raises(InvalidJobError, match="status: expected a JobStatus or one of"):
             s.list_jobs(status=42)  # type: ignore[arg-type]
-        with pytest.raises(InvalidJobError, match="status: .*got 'done'"):
+        with pytest.raises(InvalidJobError, match=r"status: .*got 'done'"):
             s.list_jobs(status=["pending", "done"])
         with pytest.raises(InvalidJobError, match="catch_up: expected True or False"):
             s.resume(job_id, catch_up="no")  # type: ignore[arg-type]
