@@ -12,7 +12,7 @@ from ._model import JobOptions
 from ._persistence import MisfirePolicy, OnCrash, StoreJournal, UnresolvedJob
 from ._refs import FunctionRegistry
 from ._scheduler import AsyncScheduler
-from ._sync import Scheduler
+from ._sync import Scheduler, _classic
 from .abc import Clock, Store, Trigger
 from .stores._url import store_from_url
 
@@ -99,6 +99,7 @@ class PersistentScheduler(Scheduler):
         """The journal between the engine and the store (unresolved jobs, misfire report)."""
         return self._journal
 
+    @_classic
     def schedule(
         self,
         func: Callable[..., Any],

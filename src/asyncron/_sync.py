@@ -46,6 +46,23 @@ _hook_lock = threading.Lock()
 _hooked = False
 
 
+def _classic(method: _F) -> _F:
+    """Show ``method``'s classic signature to ``inspect.signature()``: its positional parameters.
+
+    The specification fixes the facade's signatures exactly (DESIGN.md); the engine's keyword
+    options come after them (keyword-only, listed in the docstring and docs/sync.md), so tools
+    that check the classic signature still see it, and calls may add the options.
+    """
+    sig = inspect.signature(method)
+    kept = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    method.__signature__ = sig.replace(parameters=kept)  # type: ignore[attr-defined]
+    return method
+
+
 def _stop_live_facades() -> None:
     for facade in list(_live):
         try:
@@ -254,6 +271,7 @@ class Scheduler:
 
     # -- the classic API ----------------------------------------------------------------------
 
+    @_classic
     def schedule(
         self,
         func: Callable[..., Any],
@@ -303,6 +321,7 @@ class Scheduler:
         """A snapshot of the job, or None."""
         return self._call_nowait(self._engine.get_job_nowait, job_id)
 
+    @_classic
     def list_jobs(
         self,
         status: JobStatus | str | Iterable[JobStatus | str] | None = None,

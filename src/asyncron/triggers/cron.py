@@ -202,9 +202,9 @@ class CronTrigger(Trigger):
             "year": year, "month": month, "day": day, "day_of_week": day_of_week,
             "hour": hour, "minute": minute, "second": second,
         }  # fmt: skip
-        if expression is None:
+        if expression is None and any(v is not None for v in fields.values()):
             expression = expression_from_fields(fields)
-        elif any(v is not None for v in fields.values()):
+        elif expression is not None and any(v is not None for v in fields.values()):
             given = ", ".join(f"{k}=" for k, v in fields.items() if v is not None)
             raise CronParseError(
                 f"CronTrigger: give either an expression ({expression!r}) or fields by keyword "
