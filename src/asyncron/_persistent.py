@@ -41,7 +41,11 @@ class PersistentScheduler(Scheduler):
     other jobs stay in memory, as in the classic API. Saved jobs are loaded by :meth:`start`;
     fires missed while the process was down follow ``misfire``; a stored job whose function is
     not registered is kept in the file, listed by :meth:`unresolved_jobs`, and comes back when
-    :meth:`register_function` registers it.
+    :meth:`register_function` registers it. A fixed ``job_id=`` keeps a job's identity across
+    restarts (``replace=True`` replaces the stored job of that id). Without :meth:`stop`, the
+    state is saved at interpreter exit. The other keyword arguments (``max_workers``,
+    ``stop_timeout``, ``clock``, ``use_uvloop``, ``leader_lock``, ``job_defaults``,
+    ``timezone``) are those of :class:`~asyncron.Scheduler`.
 
     Args:
         state_file: a JSON file path (default kind), a path ending in ``.db``/``.sqlite``
@@ -51,7 +55,6 @@ class PersistentScheduler(Scheduler):
         misfire: the default misfire policy (default: run the latest missed fire once).
         on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
         allowed_modules: module prefixes that stored ``module:qualname`` references may import.
-        Other keyword arguments are those of :class:`~asyncron.Scheduler`.
 
     Raises:
         InvalidJobError: an unknown store URL scheme.

@@ -118,12 +118,17 @@ class CronTrigger(Trigger):
             first, 7 with a year last, or an alias such as ``@daily``. See ``docs/cron.md``.
         timezone: an IANA name (``"Europe/Berlin"``), a tzinfo, or None for the local zone
             (a scheduler created with ``timezone=`` puts its own zone there instead).
-        year, month, day, day_of_week, hour, minute, second: instead of ``expression``, the
-            fields by keyword (str or int, cron syntax each). Fields less significant than the
-            most significant one given default to their minimum (``hour=9`` is 09:00:00), the
-            others to ``*``. ``day_of_week`` numbers follow cron: 0 and 7 are Sunday, 1 is
-            Monday (APScheduler 3 counts 0 as Monday); names (``mon-fri``) mean the same in
-            both. Giving both ``day`` and ``day_of_week`` is refused (cron ORs them).
+        year: with the other fields below, instead of ``expression``: the fields by keyword
+            (str or int, cron syntax each). Fields less significant than the most significant
+            one given default to their minimum (``hour=9`` is 09:00:00), the others to ``*``.
+        month: a field by keyword (see ``year``).
+        day: the day of the month by keyword; not together with ``day_of_week`` (cron ORs
+            the two, APScheduler ANDs them).
+        day_of_week: by keyword; numbers follow cron: 0 and 7 are Sunday, 1 is Monday
+            (APScheduler 3 counts 0 as Monday); names (``mon-fri``) mean the same in both.
+        hour: a field by keyword (see ``year``).
+        minute: a field by keyword (see ``year``).
+        second: a field by keyword (see ``year``); makes the expression six fields.
         start: no fire before this instant (a naive value is read in ``timezone``).
         end: no fire after this instant (a naive value is read in ``timezone``).
         hash_key: seeds ``H`` fields. None seeds them with the expression itself; the
