@@ -450,3 +450,30 @@ def test_interval_display_zone_survives_a_restart(tmp_path: Path) -> None:
         s.register_function("p", print)
         job = s.get_job("p")
     assert job is not None and str(job.next_run.tzinfo) == "Asia/Tokyo"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".db"])
+def test_an_unresolved_stored_job_holds_its_id_until_replaced_or_removed(
+    tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"jobs{suffix}"
+
+    def tick() -> str:
+        return "tick"
+
+    with PersistentScheduler(path) as s:
+        s.schedule(tick, "old", IntervalTrigger(hours=1), function_name="tick", job_id="a")
+        s.schedule(tick, "old", IntervalTrigger(hours=1), function_name="tick", job_id="b")
+    with PersistentScheduler(path) as s:  # started before "tick" is registered: unresolved
+        assert {j.status for j in s.list_jobs()} == {JobStatus.UNRESOLVED}
+        with pytest.raises(InvalidJobError, match="a stored job that could not be loaded"):
+            s.schedule(tick, "new", IntervalTrigger(hours=2), function_name="tick", job_id="a")
+        s.schedule(
+            tick, "new", IntervalTrigger(hours=2), function_name="tick", job_id="a", replace=True
+        )
+        assert s.remove("b") is True  # remove() deletes an unresolved stored job
+        assert [(j.id, j.name) for j in s.list_jobs()] == [("a", "new")]
+    with PersistentScheduler(path) as s:
+        s.register_function("tick", tick)
+        jobs = s.list_jobs()
+    assert [(j.id, j.name, j.trigger) for j in jobs] == [("a", "new", IntervalTrigger(hours=2))]

@@ -1025,7 +1025,7 @@ class AsyncScheduler:
         deps = self._check_deps(depends_on)
         if self._journal is not None:
             self._journal.validate(job)
-        if replace and job.id in self._jobs:  # validated above: nothing fails after this
+        if replace:  # validated above: nothing fails after this
             self.remove_nowait(job.id)
         if deps:
             self._graph.add(job.id, deps, self._dep_done_for_good)
@@ -1167,8 +1167,9 @@ class AsyncScheduler:
 
     def remove_nowait(self, job_id: str) -> bool:
         job = self._jobs.get(job_id)
-        if job is None:
-            return False
+        if job is None:  # a stored job that could not be loaded is removed from the store
+            forget = getattr(self._journal, "forget_unresolved", None)
+            return bool(forget(job_id)) if forget is not None else False
         waiting = [
             d
             for d in self._graph.dependents(job_id)
@@ -1876,12 +1877,17 @@ class AsyncScheduler:
             job_id = f"{os.urandom(6).hex()}-{self._id_counter}"
         elif not isinstance(job_id, str) or not job_id:
             raise InvalidJobError(f"job_id: expected a non-empty str, got {job_id!r}")
-        elif job_id in self._jobs and not replace:
-            old = self._jobs[job_id]
+        elif not replace and (job_id in self._jobs or self._unresolved_reason(job_id)):
+            old = self._jobs.get(job_id)
+            held_by = (
+                f"job {old.name!r}, {old.status.value}"
+                if old is not None
+                else f"a stored job that could not be loaded: {self._unresolved_reason(job_id)}"
+            )
             raise InvalidJobError(
-                f"job_id: {job_id!r} is already in use (job {old.name!r}, "
-                f"{old.status.value}); pass replace=True to replace it, or remove({job_id!r}) "
-                "first (cancel() stops a job but keeps it listed, and its id taken)"
+                f"job_id: {job_id!r} is already in use ({held_by}); pass replace=True to "
+                f"replace it, or remove({job_id!r}) first (cancel() stops a job but keeps it "
+                "listed, and its id taken)"
             )
         trig = (
             OnceTrigger(self._clock.now()) if trigger is None else _coerce_trigger(trigger, self._zone)
@@ -1899,6 +1905,10 @@ class AsyncScheduler:
             self._capture_context(),
         )
         return job
+
+    def _unresolved_reason(self, job_id: str) -> str | None:
+        reason = getattr(self._journal, "unresolved_reason", None)
+        return None if reason is None else reason(job_id)
 
     def _capture_context(self) -> contextvars.Context:
         """The caller's context, shared with the previous job when equal: runs only ever use
