@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, tzinfo
 
 from ._model import Job, JobStatus
+from ._tz import local_zone
 from .errors import InvalidJobError
 
 __all__ = ["JOB_ORDERS", "coerce_statuses", "display_zone", "order_jobs"]
@@ -20,9 +21,10 @@ __all__ = ["JOB_ORDERS", "coerce_statuses", "display_zone", "order_jobs"]
 JOB_ORDERS = ("added", "next_run")
 
 
-def display_zone(trigger: object, default: tzinfo) -> tzinfo:
+def display_zone(trigger: object) -> tzinfo:
+    """The zone ``next_run`` is shown in: the trigger's, else the local zone."""
     zone = getattr(trigger, "timezone", None)
-    return zone if isinstance(zone, tzinfo) else default
+    return zone if isinstance(zone, tzinfo) else local_zone()
 
 
 def in_zone(when: datetime | None, zone: tzinfo) -> datetime | None:

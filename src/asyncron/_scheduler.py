@@ -543,7 +543,7 @@ class _JobState:
             name=self.name,
             status=self.status,
             trigger=self.trigger,
-            next_run=in_zone(self.next_fire, display_zone(self.trigger, local_zone())),
+            next_run=in_zone(self.next_fire, display_zone(self.trigger)),
             last_run=_ts_to_dt(self.last_run),
             run_count=self.run_count,
             max_runs=x.max_runs,

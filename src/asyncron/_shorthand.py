@@ -24,7 +24,7 @@ __all__ = ["coerce_trigger", "with_default_zone"]
 
 def with_default_zone(trigger: Trigger, zone: tzinfo) -> Trigger:
     """``trigger`` with ``zone`` in place of a zone it was not given."""
-    if isinstance(trigger, CronTrigger) and not trigger.timezone_given:
+    if type(trigger) is CronTrigger and not trigger.timezone_given:
         return CronTrigger(
             trigger.expression, zone, start=trigger.start, end=trigger.end, hash_key=trigger.hash_key
         )
