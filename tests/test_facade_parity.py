@@ -91,7 +91,9 @@ def test_an_id_in_use_names_the_remedy_and_replace_true_replaces_it() -> None:
         message = str(info.value)
         assert "'report' is already in use" in message
         assert "replace=True" in message and "remove('report')" in message
-        s.schedule(lambda: "new", "report2", IntervalTrigger(minutes=5), job_id="report", replace=True)
+        s.schedule(
+            lambda: "new", "report2", IntervalTrigger(minutes=5), job_id="report", replace=True
+        )
         job = s.get_job("report")
         assert job is not None and job.name == "report2" and job.status is JobStatus.PENDING
         assert [j.id for j in s.list_jobs()] == ["report"]
@@ -299,7 +301,10 @@ def test_resume_catches_up_once_by_default_or_not_at_all_with_catch_up_false() -
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        (lambda s: s.schedule(print, trigger="interval"), "'interval' is APScheduler's trigger name"),
+        (
+            lambda s: s.schedule(print, trigger="interval"),
+            "'interval' is APScheduler's trigger name",
+        ),
         (
             lambda s: s.schedule(print, trigger="interval", minutes=5),
             "trigger=IntervalTrigger(minutes=5)",

@@ -925,7 +925,9 @@ class AsyncScheduler:
             self._events.close_all()
             # sync callbacks run in threads: let them see every event, SchedulerStopped last
             if not await self._events.drain(self._stop_timeout):
-                logger.warning("stop: event subscribers still busy after %.1f s", self._stop_timeout)
+                logger.warning(
+                    "stop: event subscribers still busy after %.1f s", self._stop_timeout
+                )
 
     async def wait_stopped(self) -> None:
         """Return once :meth:`stop` has completed (at once if the scheduler is not running)."""
@@ -1284,8 +1286,7 @@ class AsyncScheduler:
             jobs = [
                 job.snapshot()
                 for job in self._jobs.values()
-                if (wanted is None or job.status in wanted)
-                and not (active and job.status.is_final)
+                if (wanted is None or job.status in wanted) and not (active and job.status.is_final)
             ]
             if not active and wanted is not None and JobStatus.UNRESOLVED in wanted:
                 jobs += self._unresolved()
@@ -1890,7 +1891,9 @@ class AsyncScheduler:
                 "listed, and its id taken)"
             )
         trig = (
-            OnceTrigger(self._clock.now()) if trigger is None else _coerce_trigger(trigger, self._zone)
+            OnceTrigger(self._clock.now())
+            if trigger is None
+            else _coerce_trigger(trigger, self._zone)
         ).for_job(job_id)
         job = _JobState(
             job_id,

@@ -26,10 +26,16 @@ def with_default_zone(trigger: Trigger, zone: tzinfo) -> Trigger:
     """``trigger`` with ``zone`` in place of a zone it was not given."""
     if type(trigger) is CronTrigger and not trigger.timezone_given:
         return CronTrigger(
-            trigger.expression, zone, start=trigger.start, end=trigger.end, hash_key=trigger.hash_key
+            trigger.expression,
+            zone,
+            start=trigger.start,
+            end=trigger.end,
+            hash_key=trigger.hash_key,
         )
     if type(trigger) is IntervalTrigger and trigger.timezone is None:
-        return IntervalTrigger(trigger.interval, start=trigger.start, end=trigger.end, timezone=zone)
+        return IntervalTrigger(
+            trigger.interval, start=trigger.start, end=trigger.end, timezone=zone
+        )
     return trigger
 
 

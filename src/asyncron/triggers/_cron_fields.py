@@ -64,7 +64,9 @@ def expression_from_fields(fields: Mapping[str, object]) -> str:
     for rank, name in enumerate(FIELD_ORDER):
         if name in given:
             value[name] = given[name]
-        elif rank > most and name != "day_of_week" and not (name == "day" and "day_of_week" in given):
+        elif (
+            rank > most and name != "day_of_week" and not (name == "day" and "day_of_week" in given)
+        ):
             value[name] = _MINIMUM[name]
         else:
             value[name] = "*"
