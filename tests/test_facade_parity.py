@@ -154,10 +154,13 @@ def test_a_slow_sync_subscriber_does_not_delay_an_interval_job() -> None:
     # The measurement: a 1 s subscriber once cut a 0.1 s job from 30 runs in 3 s to 7.
     # Here it runs in a worker thread; the job keeps its pace (generous bounds).
     slow_calls = threading.Event()
+    measuring = threading.Event()
+    measuring.set()
 
     def slow(event: object) -> None:
         slow_calls.set()
-        time.sleep(1)
+        if measuring.is_set():
+            time.sleep(1)
 
     s = Scheduler(stop_timeout=5)
     s.start()
@@ -165,6 +168,7 @@ def test_a_slow_sync_subscriber_does_not_delay_an_interval_job() -> None:
     job_id = s.schedule(lambda: None, "fast", IntervalTrigger(seconds=0.1))
     time.sleep(1.5)
     job = s.get_job(job_id)
+    measuring.clear()
     s.stop()
     assert slow_calls.is_set()
     assert job is not None and job.run_count >= 6, job.run_count  # on the loop: about 2
@@ -482,3 +486,24 @@ def test_an_unresolved_stored_job_holds_its_id_until_replaced_or_removed(
         s.register_function("tick", tick)
         jobs = s.list_jobs()
     assert [(j.id, j.name, j.trigger) for j in jobs] == [("a", "new", IntervalTrigger(hours=2))]
+
+
+def test_stop_does_not_wait_forever_for_a_stuck_subscriber() -> None:
+    release = threading.Event()
+    calls: list[object] = []
+
+    def stuck(event: object) -> None:
+        calls.append(event)
+        release.wait(10)
+
+    s = Scheduler(stop_timeout=0.2)
+    s.start()
+    sub = s.subscribe(stuck, RunSucceeded)
+    for _ in range(5):
+        s.wait_job(s.schedule(lambda: None), timeout=5)
+    threading.Timer(0.5, release.set).start()  # the callback in progress may finish
+    t0 = time.monotonic()
+    s.stop()
+    elapsed = time.monotonic() - t0
+    assert elapsed < 3, elapsed  # not 5 callbacks x 10 s
+    assert len(calls) == 1 and sub.dropped == 4  # the queued rest is dropped and counted

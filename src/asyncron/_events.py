@@ -175,6 +175,7 @@ class Subscription:
         self._ready: asyncio.Event | None = None
         self._pump: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._abandoned = False  # set by a stop that stopped waiting for this subscriber
         self._is_async = callback is not None and _is_async_callback(callback)
         self.dropped = 0
         self.closed = False
@@ -215,11 +216,29 @@ class Subscription:
         while self._queue:
             batch = list(self._queue)
             self._queue.clear()
+            self._abandoned = False  # only the batch in hand when a stop gave up is cut short
             try:
-                await loop.run_in_executor(None, _call_each, callback, batch, loop)
+                await loop.run_in_executor(None, self._call_each, batch, loop)
             except RuntimeError:  # the executor is shut down (interpreter exit): call here
                 for event in batch:
                     await _call_here(callback, event)
+
+    def _call_each(self, batch: list[Event], loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver ``batch`` in a worker thread, stopping early once the subscription is
+        abandoned (a stop that could not wait any longer): the rest is counted as dropped."""
+        callback = self._callback
+        assert callback is not None
+        for i, event in enumerate(batch):
+            if self._abandoned:
+                self.dropped += len(batch) - i
+                self._hub.dropped += len(batch) - i
+                return
+            try:
+                result = callback(event)
+                if inspect.iscoroutine(result):  # a sync callable that returned a coroutine
+                    asyncio.run_coroutine_threadsafe(result, loop).result()
+            except Exception:
+                logger.exception("event subscriber %r failed on %r", callback, event)
 
     async def wait_delivered(self, timeout: float | None = None) -> bool:
         """Wait until every queued event has been handed to the callback (and it returned);
@@ -291,18 +310,6 @@ async def _call_here(callback: Callable[[Event], Any], event: Event) -> None:
         logger.exception("event subscriber %r failed on %r", callback, event)
 
 
-def _call_each(
-    callback: Callable[[Event], Any], batch: list[Event], loop: asyncio.AbstractEventLoop
-) -> None:
-    for event in batch:
-        try:
-            result = callback(event)
-            if inspect.iscoroutine(result):  # a sync callable that returned a coroutine
-                asyncio.run_coroutine_threadsafe(result, loop).result()
-        except Exception:
-            logger.exception("event subscriber %r failed on %r", callback, event)
-
-
 class EventHub:
     """Fan-out of events to subscriptions."""
 
@@ -351,11 +358,20 @@ class EventHub:
     async def drain(self, timeout: float | None) -> bool:
         """Wait (up to ``timeout`` seconds) until every callback has been handed the events
         queued for it; True if all were. Subscriptions stay open."""
-        pumps = {sub._pump for sub in self.subscriptions if sub._pump is not None}
-        pumps = {p for p in pumps if not p.done()}
-        if not pumps:
+        busy = {
+            sub._pump: sub
+            for sub in self.subscriptions
+            if sub._pump is not None and not sub._pump.done()
+        }
+        if not busy:
             return True
-        _, pending = await asyncio.wait(pumps, timeout=timeout)
+        _, pending = await asyncio.wait(set(busy), timeout=timeout)
+        for pump in pending:  # the callback in progress finishes; the rest is dropped
+            sub = busy[pump]
+            sub._abandoned = True
+            sub.dropped += len(sub._queue)
+            self.dropped += len(sub._queue)
+            sub._queue.clear()
         return not pending
 
     def close_all(self) -> None:
