@@ -209,6 +209,14 @@ EXIT_PROGRAM = textwrap.dedent(
         raise RuntimeError("the program failed")
     if sys.argv[2] == "exit":
         sys.exit(3)
+    if sys.argv[2] == "running":  # exit while a run is going: stop() waits for it, then saves
+        def slow():
+            time.sleep(0.3)
+            return "slow done"
+        s.register_function("slow", slow)
+        s.schedule(slow, "slow", function_name="slow", job_id="slow")
+        while s.get_job("slow").status.value != "running":
+            time.sleep(0.01)
     if sys.argv[2] == "dropped":  # the program keeps no reference to its scheduler
         import gc
         del s
@@ -219,7 +227,7 @@ EXIT_PROGRAM = textwrap.dedent(
 
 @pytest.mark.parametrize("suffix", [".json", ".db"])
 @pytest.mark.parametrize(
-    ("how", "code"), [("normal", 0), ("error", 1), ("exit", 3), ("dropped", 0)]
+    ("how", "code"), [("normal", 0), ("error", 1), ("exit", 3), ("dropped", 0), ("running", 0)]
 )
 def test_persistent_scheduler_without_stop_exits_cleanly_with_state_saved(
     tmp_path: Path, suffix: str, how: str, code: int
@@ -238,6 +246,11 @@ def test_persistent_scheduler_without_stop_exits_cleanly_with_state_saved(
         s.register_function("tick", lambda: None)
         job = s.get_job("tick")
     assert job is not None and job.run_count >= 2 and job.result == "ticked"
+    if how == "running":
+        with PersistentScheduler(state) as s:
+            s.register_function("slow", lambda: None)
+            slow = s.get_job("slow")
+        assert slow is not None and slow.run_count == 1 and slow.result == "slow done"
 
 
 def test_next_run_is_in_the_trigger_zone_for_interval_cron_and_once() -> None:
