@@ -23,11 +23,17 @@ from typing import Any, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from ._core._executors import await_it as _await
+from ._core._executors import worker_owner
+from ._core._hooks import hooks_of
+from ._core._state import run_context
 from ._events import Event, SchedulerStopped, Subscription
 from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
-from ._scheduler import AsyncScheduler, _await, run_context, worker_owner
-from .abc import Clock, Trigger
+from ._scheduler import AsyncScheduler
+from .abc import Clock, Store, Trigger
 from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
+from .testing import VirtualClock
+from .triggers.cron import CronTrigger
 
 __all__ = ["DependencyScheduler", "EventStream", "Scheduler"]
 
@@ -408,8 +414,6 @@ class Scheduler:
         Raises:
             SchedulerStateError: the scheduler's clock is not a ``VirtualClock``.
         """
-        from .testing import VirtualClock
-
         clock = self._engine.clock
         if not isinstance(clock, VirtualClock):
             raise SchedulerStateError(
@@ -426,8 +430,6 @@ class Scheduler:
         Raises:
             CronParseError: ``cron_expr`` is invalid (a ``ValueError``).
         """
-        from .triggers.cron import CronTrigger
-
         trigger = CronTrigger.from_expression(cron_expr)
         return self._call_nowait(self._schedule_manual, callback, name, trigger)
 
@@ -442,7 +444,7 @@ class Scheduler:
         job (and logged); it does not stop the others.
         """
         claimed = self._call(
-            "run_pending", self._engine.take_due_for_caller, not self._engine.running
+            "run_pending", hooks_of(self._engine).take_due_for_caller, not self._engine.running
         )
         thread = self._loop_thread()
         interrupt: BaseException | None = None
@@ -460,7 +462,9 @@ class Scheduler:
                 error = exc
             except BaseException as exc:  # KeyboardInterrupt: record it, then let it through
                 error = interrupt = exc
-            thread.call(self._engine.finish_for_caller, job, started, fire_ts, result, error)
+            thread.call(
+                hooks_of(self._engine).finish_for_caller, job, started, fire_ts, result, error
+            )
             if interrupt is not None:
                 raise interrupt
         return len(claimed)
@@ -528,6 +532,16 @@ class Scheduler:
                 job = self._engine.get_job_nowait(cycle_id)
                 names.append(job.name if job is not None else cycle_id)
             raise DependencyCycleError(exc.cycle, names) from None
+
+    def use_store(self, store: Store | str, **store_options: Any) -> None:
+        """Persist this scheduler's jobs in ``store`` (a Store or a URL), chosen before
+        :meth:`start` (see ``AsyncScheduler.use_store``).
+
+        Raises:
+            SchedulerStateError: the scheduler is running, or already has a store.
+            InvalidJobError: not a store or a known URL, or a job that cannot be stored.
+        """
+        self._call_nowait(functools.partial(self._engine.use_store, store, **store_options))
 
     def register_function(self, name: str, func: Callable[..., Any]) -> int:
         """Register ``func`` for stored jobs (``function_name=``); see
