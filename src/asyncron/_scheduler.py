@@ -2173,11 +2173,14 @@ class AsyncScheduler:
         job.running -= 1  # _start_run takes the slot again
         self._start_run(job, self._clock.time(), fire_ts, None, counted=True)
 
-    def run_recovered(self, job_id: str, fire_ts: float, attempt: int) -> bool:
+    def run_recovered(
+        self, job_id: str, fire_ts: float, attempt: int, *, recovering: bool = True
+    ) -> bool:
         """Start a run of a fire recovered from a dead node (for distributed journals): the run
         sees ``current_run().recovering`` and its ``attempt``. False if the job is unknown or
         cancelled, if this very fire is running here, or if the job's overlap policy admits no
-        further run now (``allow_all`` below ``max_instances`` does)."""
+        further run now (``allow_all`` below ``max_instances`` does). With ``recovering=False``
+        (a fire another node handed back before starting it) it is a plain first attempt."""
         job = self._jobs.get(job_id)
         if job is None or job.status is JobStatus.CANCELLED or self._loop is None:
             return False
@@ -2189,7 +2192,8 @@ class AsyncScheduler:
                 opts.max_instances is not None and job.running >= opts.max_instances
             ):
                 return False
-        self._start_run(job, self._clock.time(), fire_ts, None, attempt_base=attempt)
+        base = attempt if recovering else None
+        self._start_run(job, self._clock.time(), fire_ts, None, attempt_base=base)
         return True
 
     def lease_lost(self, job_id: str, fire_ts: float) -> None:
