@@ -102,7 +102,7 @@ def _chaos(
     start = time.time() + 4.0
     end = start + seconds
     jobs = plan_jobs(
-        start, end, intervals=200, seconds=1.0, sleep=0.2, on_crash="rerun", stagger=True
+        start, end, intervals=200, seconds=1.0, sleep=0.1, on_crash="rerun", stagger=True
     )
     expected = expected_fires(jobs)
     cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.0, lease=10.0, track_end=True)
@@ -168,9 +168,16 @@ def _chaos(
         )
     }
     ran = {(r[0], int(r[1])) for r in rows}
-    missing = Counter(job for job, _ in expected - ran)
-    assert set(missing) <= interrupted, (dict(missing), interrupted)
-    assert all(n <= 2 for n in missing.values()), missing
+    lost = expected - ran
+    missing = Counter(job for job, _ in lost)
+    info = {
+        (r[0], int(r[1])): (r[2], r[3], r[4])
+        for r in sql(f'SELECT job_id, fire_us, state, owner, error FROM "{schema}".fires')
+    }
+    detail = sorted((round(f / 1e6 - start, 2), j, info.get((j, f))) for j, f in lost)
+    when = [round(at - start, 2) for _, at in kills]
+    assert set(missing) <= interrupted, (when, detail[:40])
+    assert all(n <= 2 for n in missing.values()), (when, dict(missing), detail[:40])
     return {
         "expected": len(expected),
         "ran": len(ran),
