@@ -499,8 +499,10 @@ class ClusterJournal(StoreJournal):
             delay = period
             fault_point("before_renew")
             try:
+                # (bounded: an answer that never comes, a network cut, is an outage, and the
+                # runs are stopped before their leases can lapse)
                 t0 = self._engine_time()
-                db_now = await self.pg.database_time()
+                db_now = await asyncio.wait_for(self.pg.database_time(), period)
                 t1 = self._engine_time()
                 self._clock_offset = db_now - (t0 + t1) / 2
                 # One statement at a time on this node's rows: a renewal never runs beside the
@@ -510,7 +512,9 @@ class ClusterJournal(StoreJournal):
                     held = [(k[0], k[1], t) for k, t in self._running.items()]
                     held += [(k[0], k[1], t) for k, t in self._claimed.items()]
                     sent = time.monotonic()
-                    renewed = await self.pg.renew_leases(self.node_id, held, self.lease)
+                    renewed = await asyncio.wait_for(
+                        self.pg.renew_leases(self.node_id, held, self.lease), period
+                    )
                     for job_id, fire_us, token in held:
                         key = (job_id, fire_us)
                         if key in renewed:
