@@ -10,7 +10,7 @@ Around the claim:
 
 - leases: the winner holds a lease on the fire, renewed every ``lease / 3`` seconds and expiring
   on the database clock. A node that stops renewing (crash, SIGSTOP, partition) loses it; a
-  renewal that fails tells the engine to stop the local run (:meth:`AsyncScheduler.lease_lost`),
+  renewal that fails tells the engine to stop the local run (``EngineHooks.lease_lost``),
   and the run's final write is fenced by the fire's token, so a zombie changes nothing;
 - recovery: every node sweeps expired leases (``SKIP LOCKED``) about once a second and, per the
   job's ``on_crash`` option, re-runs the fire once (``current_run().recovering``, ``attempt``
@@ -36,13 +36,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._core._hooks import hooks_of
+from ._core._state import JobState as _JobState
 from ._faults import fault_point
 from ._liveness import NodeKeeper
 from ._model import JobStatus, RunRecord
 from ._persistence import StoreJournal
-from ._serialize import StoreError, decode_arguments, trigger_from_doc
+from ._serialize import decode_arguments, trigger_from_doc
 from .abc import StoredJob
-from .errors import InvalidJobError
+from .errors import InvalidJobError, StoreError
 from .stores.postgres import (
     SKIPPED,
     ClaimRequest,
@@ -54,7 +56,7 @@ from .stores.postgres import (
 )
 
 if TYPE_CHECKING:
-    from ._scheduler import AsyncScheduler, _JobState
+    from ._scheduler import AsyncScheduler
 
 __all__ = ["ClusterJournal"]
 
@@ -351,7 +353,7 @@ class ClusterJournal(StoreJournal):
                 self._finishing.append((key[0], key[1], token, "cancelled", None))
                 self._wake_writer()
                 return False
-            if self._closing or self._fenced or getattr(engine, "_stopping", False):
+            if self._closing or self._fenced or (engine is not None and hooks_of(engine).stopping):
                 del self._claimed[key]
                 self._hand_back.append((key[0], key[1], token, False))
                 self._wake_writer()
@@ -359,7 +361,9 @@ class ClusterJournal(StoreJournal):
             fault_point("after_claim")
             fault_point("before_dispatch")
         elif self._skipped.pop(key, False) and self._engine is not None:
-            self._engine._count_skip(job, fire_ts, "overlap: the previous run is still going")
+            hooks_of(self._engine).count_skip(
+                job, fire_ts, "overlap: the previous run is still going"
+            )
         return won
 
     async def _claim_loop(self) -> None:
@@ -565,7 +569,7 @@ class ClusterJournal(StoreJournal):
         if lost:
             self.counters["leases_lost"] += 1
         if self._engine is not None:
-            self._engine.lease_lost(key[0], key[1] / 1_000_000)
+            hooks_of(self._engine).lease_lost(key[0], key[1] / 1_000_000)
 
     async def _write_fires(self) -> None:
         """Write what is queued: fires handed back, then outcomes (one statement at a time).
@@ -634,7 +638,7 @@ class ClusterJournal(StoreJournal):
                 pass
             wake.clear()
             since_prune += period
-            if self._fenced or self._closing or getattr(self._engine, "_stopping", False):
+            if self._fenced or self._closing or (self._engine is not None and hooks_of(self._engine).stopping):
                 continue  # a node that may be taken for dead (or is stopping) takes nothing
             try:
                 sent = time.monotonic()
@@ -667,7 +671,7 @@ class ClusterJournal(StoreJournal):
         key = (job_id, to_us(fire_ts))
         handed_back = bool(getattr(rec, "handed_back", False))
         fault_point("after_recover")
-        job = None if engine is None else engine._jobs.get(job_id)
+        job = None if engine is None else hooks_of(engine).job(job_id)
         if handed_back and job is not None and job.running and job.opts.overlap != "allow_all":
             # a fire handed back while this job runs here: the overlap policy skips it
             self._ending.add(key)
@@ -677,15 +681,15 @@ class ClusterJournal(StoreJournal):
             )
             self._wake_writer()
             assert engine is not None
-            engine._count_skip(job, fire_ts, "overlap: the previous run is still going")
+            hooks_of(engine).count_skip(job, fire_ts, "overlap: the previous run is still going")
             return
         self._claimed[key] = token
         if engine is None:
             started = False
-        elif handed_back:
-            started = engine.run_recovered(job_id, fire_ts, attempt, recovering=False)
         else:
-            started = engine.run_recovered(job_id, fire_ts, attempt)
+            started = hooks_of(engine).run_recovered(
+                job_id, fire_ts, attempt, recovering=not handed_back
+            )
         if started:
             self._claimed.pop(key, None)
             self._running.setdefault(key, token)
@@ -808,7 +812,7 @@ class ClusterJournal(StoreJournal):
         engine = self._engine
         if engine is None:
             return
-        local = engine._jobs.get(job_id)
+        local = hooks_of(engine).job(job_id)
         if row is None:  # removed on another node
             if local is not None and not local.status.is_final:
                 self._applying = True
@@ -860,8 +864,9 @@ class ClusterJournal(StoreJournal):
                 engine.resume_nowait(job_id)
         finally:
             self._applying = False
-            if job_id in engine._jobs:
-                self._fingerprints[job_id] = _fingerprint(engine._jobs[job_id])
+            job = hooks_of(engine).job(job_id)
+            if job is not None:
+                self._fingerprints[job_id] = _fingerprint(job)
 
     # -- open / close ---------------------------------------------------------------------------
 
@@ -883,7 +888,7 @@ class ClusterJournal(StoreJournal):
         self._errors = (*connection_errors(), StoreError)
         self._closing = False
         await super().open(engine)
-        for job_id, job in engine._jobs.items():
+        for job_id, job in hooks_of(engine).jobs():
             self._fingerprints[job_id] = _fingerprint(job)
         for row in await self.pg.list_jobs():
             self._def_hashes.setdefault(row.id, definition_hash(row))
@@ -1022,7 +1027,7 @@ class ClusterJournal(StoreJournal):
         them, not on every node that starts."""
         claimed: list[tuple[str, list[datetime]]] = []
         for job_id, fires in pending:
-            job = engine._jobs.get(job_id)
+            job = hooks_of(engine).job(job_id)
             if job is None:
                 continue
             mine = []
