@@ -235,6 +235,7 @@ class ClusterJournal(StoreJournal):
             "handed_back": 0,
             "taken_handed_back": 0,
         }
+        self._unfenced = asyncio.Event()
         self._claim_idle = asyncio.Event()
         self._claim_idle.set()
 
@@ -309,7 +310,14 @@ class ClusterJournal(StoreJournal):
         taken for dead) is handed back at once for another node to run; one won for a job
         cancelled meanwhile is recorded as cancelled.
         """
-        if self._closing or self._fenced:
+        while self._fenced and not self._closing:
+            # this node may be taken for dead: wait (the engine keeps the run slot) until it
+            # has its session back, as while the database is unreachable
+            try:
+                await asyncio.wait_for(self._unfenced.wait(), 0.5)
+            except TimeoutError:
+                pass
+        if self._closing:
             return False
         loop = asyncio.get_running_loop()
         lead = fire_ts - (self._engine_time() + self._clock_offset)
@@ -464,6 +472,7 @@ class ClusterJournal(StoreJournal):
         """The node holds its lock (again): claim and take over fires again."""
         if self._fenced and not self._closing:
             self._fenced = False
+            self._unfenced.set()
             if self.counters["fences"]:
                 logger.warning("%s: has its database session back; claiming again", self.node_id)
 
@@ -473,6 +482,7 @@ class ClusterJournal(StoreJournal):
         The fires are handed back once the database can be reached again (unless another
         node has taken them over by then)."""
         self._fenced = True
+        self._unfenced.clear()
         self.counters["fences"] += 1
         for key, token in list(self._claimed.items()):
             del self._claimed[key]
@@ -505,8 +515,9 @@ class ClusterJournal(StoreJournal):
             try:
                 # (bounded: an answer that never comes, a network cut, is an outage, and the
                 # runs are stopped before their leases can lapse)
+                budget = self._renew_budget(period)
                 t0 = self._engine_time()
-                db_now = await asyncio.wait_for(self.pg.database_time(), period)
+                db_now = await asyncio.wait_for(self.pg.database_time(), budget)
                 t1 = self._engine_time()
                 self._clock_offset = db_now - (t0 + t1) / 2
                 # One statement at a time on this node's rows: a renewal never runs beside the
@@ -517,7 +528,8 @@ class ClusterJournal(StoreJournal):
                     held += [(k[0], k[1], t) for k, t in self._claimed.items()]
                     sent = time.monotonic()
                     renewed = await asyncio.wait_for(
-                        self.pg.renew_leases(self.node_id, held, self.lease), period
+                        self.pg.renew_leases(self.node_id, held, self.lease),
+                        self._renew_budget(period),
                     )
                     for job_id, fire_us, token in held:
                         key = (job_id, fire_us)
@@ -538,6 +550,18 @@ class ClusterJournal(StoreJournal):
             ]
             for key in stale:
                 del self._confirmed[key]
+
+    def _renew_budget(self, period: float) -> float:
+        """How long a renewal may wait for its answer: until the earliest instant a held lease
+        may lapse (then the runs are stopped, see :meth:`_expire_unconfirmed`); with nothing
+        held, ``period``."""
+        now = time.monotonic()
+        margin = min(0.1 * self.lease, 0.5)
+        keys = [*self._running, *self._claimed]
+        if not keys:
+            return period
+        soonest = min(self._confirmed.get(k, now) + self.lease - margin for k in keys)
+        return max(0.05, soonest - now)
 
     def _expire_unconfirmed(self, period: float) -> float:
         """Stop the runs whose lease may have lapsed while the database could not be reached.
@@ -912,6 +936,7 @@ class ClusterJournal(StoreJournal):
         self._recover_wake = asyncio.Event()
         self._io = asyncio.Lock()
         self._fenced = True  # until the keeper holds this node's lock
+        self._unfenced.clear()
         self._keeper = NodeKeeper(
             NodeSession(self.pg, self.node_id, secrets.randbits(62) + 1),
             self.node_timeout,

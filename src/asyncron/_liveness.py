@@ -174,7 +174,11 @@ class NodeKeeper:
                 alive_at = sent
                 if warned:
                     warned = False
-                    logger.warning("node %s: its database session is back", self.session.node_id)
+                    logger.warning(
+                        "node %s: its database session is back (%.2f s after the last heartbeat)",
+                        self.session.node_id,
+                        time.monotonic() - alive_at,
+                    )
                 if fenced:
                     fenced = False
                     self._to_main(self.on_back)
