@@ -168,6 +168,7 @@ class Outcomes(EngineBase):
                 attempt=run.attempt,
                 delay=delay,
                 error=error,
+                exception=exc,
             )
         retry = Run(self, job, run.fire_ts, now + delay, run.attempt + 1, run.outcome)
         job.add_run(retry)
@@ -258,6 +259,8 @@ class Outcomes(EngineBase):
                     duration=now - run.started,
                     error=job.error or "",
                     outcome=outcome,
+                    exception=None if isinstance(exc, asyncio.CancelledError) else exc,
+                    traceback=job.traceback,
                 )
         fut = run.outcome
         if fut is not None and not fut.done():
@@ -294,7 +297,8 @@ class Outcomes(EngineBase):
             elif status in _FINAL and status is not _CANCELLED:
                 # re-run of a finished job through run_now: its outcome decides the status
                 job.status = _FAILED if exc is not None else _COMPLETED
-        if self._journal is not None:
+        # a run of a removed (or replaced: same id, new job) job is not written over its record
+        if self._journal is not None and self._jobs.get(job.id) is job:
             self._journal.job_changed(job)
         if self._graph.any_dependents and self._graph.has_dependents(job.id):
             if exc is None:

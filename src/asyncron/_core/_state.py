@@ -17,15 +17,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, overload
 
+from .._listing import display_zone, in_zone
 from .._model import Job, JobOptions, JobStatus
 from ..abc import Trigger
-from ..errors import InvalidJobError
-from ..triggers.cron import CronTrigger
-from ..triggers.interval import IntervalTrigger
-from ..triggers.once import OnceTrigger
 
 __all__ = ["JobState", "Run", "RunInfo", "current_run", "set_progress"]
 
@@ -126,25 +123,6 @@ def _short_name(func: Callable[..., Any]) -> str:
     func = _unwrap(func)
     name = getattr(func, "__name__", None)
     return name if isinstance(name, str) else type(func).__name__
-
-
-def _coerce_trigger(trigger: object) -> Trigger:
-    """Accept a Trigger, or the obvious shorthands: a cron string, a timedelta or number of
-    seconds (interval), a datetime (once)."""
-    if isinstance(trigger, Trigger):
-        return trigger
-    if isinstance(trigger, str):
-        return CronTrigger.from_expression(trigger)
-    if isinstance(trigger, timedelta) or (
-        isinstance(trigger, int | float) and not isinstance(trigger, bool)
-    ):
-        return IntervalTrigger(trigger)
-    if isinstance(trigger, datetime):
-        return OnceTrigger(trigger)
-    raise InvalidJobError(
-        f"trigger: expected a Trigger (OnceTrigger, IntervalTrigger, CronTrigger), a cron string, "
-        f"a timedelta or a datetime, got {type(trigger).__name__} {trigger!r}"
-    )
 
 
 def _ts_to_dt(ts: float | None) -> datetime | None:
@@ -483,7 +461,7 @@ class JobState:
             name=self.name,
             status=self.status,
             trigger=self.trigger,
-            next_run=self.next_fire,
+            next_run=in_zone(self.next_fire, display_zone(self.trigger)),
             last_run=_ts_to_dt(self.last_run),
             run_count=self.run_count,
             max_runs=x.max_runs,
