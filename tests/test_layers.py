@@ -45,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "asyncron.testing",
             "asyncron._serialize",
             "asyncron._misfire",
+            "asyncron._stored",
             "asyncron._listing",
             "asyncron._shorthand",
             "asyncron.stores",

@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,8 +29,8 @@ from ._core._hooks import hooks_of
 from ._core._state import JobState as _JobState
 from ._crypto import is_envelope
 from ._misfire import MisfirePlan, MisfirePolicy, plan_misfires
-from ._model import Job, JobStatus
-from ._refs import FunctionRegistry, _lookup
+from ._model import JobStatus
+from ._refs import FunctionRegistry
 from ._scheduler import AsyncScheduler
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
@@ -46,9 +45,9 @@ from ._serialize import (
     trigger_from_doc,
     trigger_to_doc,
 )
+from ._stored import job_options_doc, retry_on_from_doc, stored_anchor
 from .abc import Journal, Store, StoredJob, Trigger
 from .errors import InvalidJobError
-from .triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -424,7 +423,7 @@ class StoreJournal(Journal):
             if live is not None:
                 # already live: scheduled again before start (decorators, app start-up code),
                 # or a restart of this engine
-                anchored = _stored_anchor(live, row)
+                anchored = stored_anchor(live, row)
                 if anchored is not None:
                     adopt.append((row.id, anchored))
                 continue
@@ -622,7 +621,7 @@ class StoreJournal(Journal):
             try:
                 applied = dict(job_opts)
                 if "retry_on" in applied:
-                    applied["retry_on"] = _retry_on_from_doc(applied["retry_on"], row)
+                    applied["retry_on"] = retry_on_from_doc(applied["retry_on"], row)
                 job.opts = replace(job.opts, **applied)
             except (TypeError, ValueError) as exc:
                 logger.warning("job %r (%s): stored options not applied: %s", row.name, row.id, exc)
@@ -713,7 +712,7 @@ class StoreJournal(Journal):
         opts = getattr(job, "opts", None)
         if opts is not None and opts is not rec.opts_src:
             rec.opts_src = opts
-            rec.opts_doc = _job_options_doc(opts)
+            rec.opts_doc = job_options_doc(opts)
         options = dict(rec.options)
         if rec.opts_doc:
             options["job"] = rec.opts_doc
@@ -818,104 +817,3 @@ class StoreJournal(Journal):
             else:
                 keep.append((target, fut))
         self._waiters = keep
-
-
-_OPTION_TYPES = (str, int, float, bool, type(None))
-
-
-_OPTS_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}
-
-
-def _job_options_doc(opts: Any) -> dict[str, Any]:
-    """The JSON-storable fields of the engine's per-job options (``retry_on``, a tuple of
-    exception classes, is not stored: classes are never rebuilt from stored data). Cached per
-    options object: most jobs share the scheduler's defaults."""
-    hit = _OPTS_CACHE.get(id(opts))
-    if hit is not None and hit[0] is opts:
-        return hit[1]
-    doc = _options_doc(opts)
-    if len(_OPTS_CACHE) > 256:
-        _OPTS_CACHE.clear()
-    _OPTS_CACHE[id(opts)] = (opts, doc)
-    return doc
-
-
-def _options_doc(opts: Any) -> dict[str, Any]:
-    if not is_dataclass(opts):
-        return {}
-    out: dict[str, Any] = {}
-    for f in fields(opts):
-        value = getattr(opts, f.name)
-        if f.name == "retry_on":
-            if value != f.default and isinstance(value, tuple):
-                out[f.name] = [f"{t.__module__}:{t.__qualname__}" for t in value]
-        elif isinstance(value, _OPTION_TYPES) and value != f.default:
-            out[f.name] = value
-    return out
-
-
-def _retry_on_from_doc(doc: Any, row: StoredJob) -> tuple[type[BaseException], ...]:
-    """The exception classes a stored ``retry_on`` names (``"module:qualname"`` each).
-
-    A class is only looked up in a module that is already imported, and must be an exception
-    class: nothing is imported or built from stored data. A name that does not resolve is left
-    out with a warning, so that the job retries *fewer* exceptions than asked, never more (an
-    unknown ``retry_on`` falling back to every exception would retry what the user excluded).
-    """
-    names = doc if isinstance(doc, list) else []
-    found: list[type[BaseException]] = []
-    missing: list[str] = []
-    for name in names:
-        module, _, qualname = str(name).partition(":")
-        mod = sys.modules.get(module)
-        obj = _lookup(mod, qualname) if mod is not None and qualname else None
-        if isinstance(obj, type) and issubclass(obj, BaseException):
-            found.append(obj)
-        else:
-            missing.append(str(name))
-    if missing or not isinstance(doc, list):
-        logger.warning(
-            "job %r (%s): retry_on names %s, which %s not an exception class in an imported "
-            "module; those exceptions are not retried. Import the module defining them before "
-            "the scheduler starts",
-            row.name,
-            row.id,
-            ", ".join(missing) or repr(doc),
-            "is" if len(missing) == 1 else "are",
-        )
-    return tuple(found)
-
-
-def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
-    """The trigger a job scheduled again at start-up should take over from its stored record.
-
-    An :class:`~asyncron.triggers.IntervalTrigger` without ``start`` counts from the moment it
-    is scheduled, so every process (or restart) that schedules the same job id would fire it on
-    a grid of its own: N web workers would run it N times per interval, each fire claimed once.
-    When the stored record is the same interval, the live job keeps the stored grid instead:
-    the stored ``start`` if it has one, else the stored next fire. None: nothing to adopt (a
-    different trigger is a deliberate change, and the code's version wins).
-    """
-    live = job.trigger
-    if not isinstance(live, IntervalTrigger) or live.start is not None:
-        return None
-    try:
-        stored = trigger_from_doc(row.trigger, f"job {row.id} trigger")
-    except (ValueError, TypeError, LookupError):
-        return None
-    if not isinstance(stored, IntervalTrigger) or (stored.interval, stored.end) != (
-        live.interval,
-        live.end,
-    ):
-        return None
-    if stored.start is not None:
-        anchor = stored.start
-    elif row.next_run is not None:
-        anchor = datetime.fromtimestamp(row.next_run, UTC)
-    else:
-        return None
-    if job.next_run is not None:
-        steps = (job.next_run - anchor) / live.interval
-        if abs(steps - round(steps)) * live.interval.total_seconds() < 0.001:
-            return None  # already on the stored grid
-    return IntervalTrigger(live.interval, start=anchor, end=live.end)
