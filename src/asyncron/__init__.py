@@ -11,12 +11,27 @@ from ._pipeline import JobPipeline, PipelineError, PipelineStatistics, PipelineT
 from ._scheduler import AsyncScheduler, RunInfo, current_run, set_progress
 from ._sync import DependencyScheduler, Scheduler
 from .abc import Trigger
-from .triggers import CronTrigger, IntervalTrigger, OnceTrigger
+from .triggers import (
+    AndTrigger,
+    BusinessCalendar,
+    BusinessDayTrigger,
+    CalendarIntervalTrigger,
+    CronTrigger,
+    ExcludeTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    OrTrigger,
+)
 
 __all__ = [
+    "AndTrigger",
     "AsyncScheduler",
+    "BusinessCalendar",
+    "BusinessDayTrigger",
+    "CalendarIntervalTrigger",
     "CronTrigger",
     "DependencyScheduler",
+    "ExcludeTrigger",
     "IntervalTrigger",
     "Job",
     "JobDescription",
@@ -24,6 +39,7 @@ __all__ = [
     "JobPipeline",
     "JobStatus",
     "OnceTrigger",
+    "OrTrigger",
     "PersistentScheduler",
     "PipelineError",
     "PipelineStatistics",

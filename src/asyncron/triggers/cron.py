@@ -36,9 +36,9 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, NoReturn
 
 from .._tz import ensure_aware, resolve_zone
-from ..abc import Trigger
 from ..errors import InvalidTriggerError
 from ._cron_parse import CronSpec, day_mask, first_weekday, month_length, parse_expression
+from .combinations import Combinable
 
 __all__ = ["CronTrigger"]
 
@@ -106,7 +106,7 @@ def _restore(
     return CronTrigger(expression, tz, start=start, end=end, hash_key=hash_key)
 
 
-class CronTrigger(Trigger):
+class CronTrigger(Combinable):  # Combinable: a | b, a & b, a.exclude(b)
     """Fires on a cron expression in a time zone; an immutable value.
 
     Args:
