@@ -582,9 +582,9 @@ class ExcludeTrigger(_Combination):
                 fire = self._after_day(day, zone)  # later fires of this day land later
                 continue
             # Landed at or before u (its target day is u's date): jump to u's time of day.
-            jump = resolve_wall(datetime.combine(day, u.astimezone(zone).time()), zone)
-            nxt = base.get_next_run(jump if to_utc(jump) > to_utc(fire) else fire)
-            fire = nxt
+            # (At or after it: a gap-shifted fire of the base can sit exactly there.)
+            jump = to_utc(resolve_wall(datetime.combine(day, u.astimezone(zone).time()), zone))
+            fire = base.get_next_run(jump - US if jump - US > to_utc(fire) else fire)
         return best
 
     @staticmethod
