@@ -18,7 +18,6 @@ from asyncron import (
     BusinessDayTrigger,
     CalendarIntervalTrigger,
     CronTrigger,
-    ExcludeTrigger,
     IntervalTrigger,
     OnceTrigger,
     OrTrigger,
