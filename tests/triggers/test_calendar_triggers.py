@@ -214,7 +214,7 @@ def test_extra_holidays_workdays_and_custom_weekend() -> None:
     assert not cal.is_business_day(date(2027, 1, 8))  # Friday is a weekend day here
     assert cal.is_business_day(date(2027, 1, 10))  # Sunday is not
     assert cal.describe() == (
-        "Germany holidays and Fridays, Saturdays and 2 extra holidays (except 1 extra working day)"
+        "Germany holidays, Fridays, Saturdays and 2 extra holidays (except 1 extra working day)"
     )
     plain = BusinessCalendar()
     assert plain.is_business_day(date(2026, 12, 25)) and plain.describe() == "weekends"

@@ -298,7 +298,12 @@ class BusinessCalendar:
         if self._extra_holidays:
             n = len(self._extra_holidays)
             parts.append(f"{n} extra holiday{'s' if n > 1 else ''}")
-        text = " and ".join(parts) if parts else "no days"
+        if not parts:
+            text = "no days"
+        elif len(parts) == 1:
+            text = parts[0]
+        else:
+            text = ", ".join(parts[:-1]) + " and " + parts[-1]
         if self._extra_workdays:
             n = len(self._extra_workdays)
             text += f" (except {n} extra working day{'s' if n > 1 else ''})"
