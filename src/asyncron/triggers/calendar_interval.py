@@ -8,6 +8,7 @@ day, and the wall-clock time never drifts across DST changes.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import timezone as dt_timezone
 from typing import Any, NoReturn
 
 from .._tz import resolve_zone
@@ -66,6 +67,7 @@ class CalendarIntervalTrigger(Combinable):
         "_days",
         "_end",
         "_end_date",
+        "_fixed",
         "_missing",
         "_months",
         "_start",
@@ -78,6 +80,7 @@ class CalendarIntervalTrigger(Combinable):
     _start: datetime | None
     _end: datetime | None
     _end_date: date | None
+    _fixed: bool
     _missing: str
     _months: int
     _days: int
@@ -153,6 +156,7 @@ class CalendarIntervalTrigger(Combinable):
         init(self, "_days", units[2] * 7 + units[3])
         init(self, "_time", clock)
         init(self, "_tz", tz)
+        init(self, "_fixed", isinstance(tz, dt_timezone))  # one offset forever: no DST checks
         init(self, "_anchor", anchor)
         init(self, "_start", start_dt)
         init(self, "_end", end_dt)
@@ -274,9 +278,16 @@ class CalendarIntervalTrigger(Combinable):
         return base + timedelta(days=k * self._days) if self._days else base
 
     def _approx_k(self, day: date) -> int:
-        span = (day - self._anchor).days
-        if span <= 0:
+        """A fire number at or a little before the first fire on or after ``day``."""
+        anchor = self._anchor
+        if day <= anchor:
             return 0
+        if not self._days:  # months only: exact by counting months
+            months = (day.year - anchor.year) * 12 + day.month - anchor.month
+            return max(0, months // self._months - 1)
+        if not self._months:  # days only: exact by counting days
+            return max(0, (day - anchor).days // self._days - 1)
+        span = (day - anchor).days
         per_step = self._months * _AVG_MONTH_DAYS + self._days
         k = max(0, int(span / per_step) - 2)
         # Step back while fire k's month is already past ``day`` (the estimate is close).
@@ -318,15 +329,27 @@ class CalendarIntervalTrigger(Combinable):
             u = to_utc(aware)
         if self._start is not None:
             u = max(u, to_utc(self._start) - US)
+        u_date = u.astimezone(tz).date()
+        u_naive = u.replace(tzinfo=None)
+        # A fire on the day before u's date can still be after u (a gap over midnight moves it
+        # to the next day); earlier days cannot, and are passed without building a datetime.
+        floor = u_date - timedelta(days=1) if u_date > date.min else u_date
         try:
-            k = self._approx_k(u.astimezone(tz).date())
+            k = self._approx_k(u_date)
             for _ in range(_MAX_STEPS):
                 day = self._date(k)
                 k += 1
-                if day is None:
+                if day is None or day < floor:
                     continue
-                fire = resolve_wall(datetime.combine(day, self._time), tz)
-                if to_utc(fire) <= u:
+                clock = self._time
+                fire = datetime(day.year, day.month, day.day, clock.hour, clock.minute,
+                                clock.second, 0, tz)  # fmt: skip
+                offset = fire.utcoffset()
+                if not self._fixed and fire.replace(fold=1).utcoffset() != offset:
+                    fire = resolve_wall(fire.replace(tzinfo=None), tz)  # gap or overlap
+                    offset = fire.utcoffset()
+                assert offset is not None
+                if fire.replace(tzinfo=None) - offset <= u_naive:
                     continue
                 if self._end_date is not None and day > self._end_date:
                     return None

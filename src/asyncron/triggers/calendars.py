@@ -96,6 +96,7 @@ class BusinessCalendar:
         "_country",
         "_extra_holidays",
         "_extra_workdays",
+        "_months",
         "_name",
         "_subdiv",
         "_timezone",
@@ -111,6 +112,7 @@ class BusinessCalendar:
     _timezone: tzinfo | None
     _name: str
     _years: dict[int, dict[date, str]]
+    _months: dict[int, tuple[date, ...]]
 
     def __init__(
         self,
@@ -163,7 +165,9 @@ class BusinessCalendar:
         init(self, "_extra_workdays", workdays)
         init(self, "_timezone", None if timezone is None else resolve_zone(timezone))
         init(self, "_name", name)
+        # Private memo tables, not part of the value (a lost race only recomputes them).
         init(self, "_years", {})
+        init(self, "_months", {})
 
     @staticmethod
     def _check_country(country: str, subdiv: str | None) -> tuple[str, str | None, str]:
@@ -359,8 +363,12 @@ class BusinessCalendar:
                 return day
         return None
 
-    def business_days(self, year: int, month: int) -> list[date]:
-        """The business days of a month, in order."""
+    def business_days(self, year: int, month: int) -> tuple[date, ...]:
+        """The business days of a month, in order (cached per month)."""
+        key = year * 16 + month
+        cached = self._months.get(key)
+        if cached is not None:
+            return cached
         if not 1 <= month <= 12:
             raise InvalidTriggerError(f"month: {month!r} is out of range; allowed 1-12")
         day = date(year, month, 1)
@@ -371,7 +379,10 @@ class BusinessCalendar:
             if day == date.max:
                 break
             day += timedelta(days=1)
-        return out
+        if len(self._months) >= _YEAR_CACHE_LIMIT * 12:
+            self._months.clear()
+        result = self._months[key] = tuple(out)
+        return result
 
 
 def _restore(
