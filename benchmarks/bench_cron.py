@@ -19,9 +19,9 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
@@ -129,7 +129,7 @@ def _combination_cases() -> list[tuple[str, Build, ApsBuild | None]]:
         from apscheduler.triggers.combining import OrTrigger as APSOr
         from apscheduler.triggers.cron import CronTrigger as APSCron
     except ImportError:
-        APSCalendar = APSAnd = APSOr = APSCron = None  # noqa: N806
+        APSCalendar = APSAnd = APSOr = APSCron = None
 
     def aps(build: ApsBuild) -> ApsBuild | None:
         return build if APSCron is not None else None
