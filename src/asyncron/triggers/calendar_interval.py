@@ -44,8 +44,13 @@ class CalendarIntervalTrigger(Combinable):
     first, then weeks and days).
 
     Args:
-        years, months, weeks, days: the step (at least one positive; whole numbers).
-        hour, minute, second: the wall-clock time of each fire.
+        years: the step in years (whole numbers, 0 or more; at least one step is positive).
+        months: the step in months.
+        weeks: the step in weeks.
+        days: the step in days.
+        hour: the wall-clock hour of each fire (0-23).
+        minute: its minute (0-59).
+        second: its second (0-59).
         timezone: an IANA name, a tzinfo, or None for the local zone.
         start: the anchor: a date, or a datetime (its date in ``timezone`` is the anchor and no
             fire is earlier than it). Default: today in ``timezone``, fixed at construction.
