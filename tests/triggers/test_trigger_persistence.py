@@ -24,6 +24,7 @@ from asyncron import (
 )
 from asyncron._serialize import ArgumentDecodeError, dumps, trigger_from_doc, trigger_to_doc
 from asyncron.abc import Trigger
+from asyncron.errors import InvalidTriggerError
 from asyncron.testing import VirtualClock
 
 T0 = datetime(2026, 3, 25, tzinfo=UTC)
@@ -134,3 +135,13 @@ async def test_jobs_with_new_triggers_survive_a_sqlite_restart(tmp_path: Path) -
         job = await s.get_job(ids["exclude_calendar"])
         assert job is not None and job.next_run is not None
         assert job.next_run.isoformat() == "2026-04-07T09:00:00+02:00"  # after Easter in Hesse
+
+
+@pytest.mark.parametrize("name", list(all_kinds()))
+def test_edges_of_time_end_the_schedule_and_bad_input_is_named(name: str) -> None:
+    trigger = all_kinds()[name]
+    for edge in (datetime(9999, 12, 31, 23, tzinfo=UTC), datetime(1, 1, 2, tzinfo=UTC)):
+        result = trigger.get_next_run(edge)  # never an OverflowError
+        assert result is None or result.astimezone(UTC) > edge
+    with pytest.raises(InvalidTriggerError, match="from_time"):
+        trigger.get_next_run("2026-01-01")  # type: ignore[arg-type]

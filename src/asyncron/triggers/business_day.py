@@ -196,6 +196,12 @@ class BusinessDayTrigger(Combinable):
 
     def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
         """The first fire strictly after ``from_time`` (default now), in the trigger's zone."""
+        try:
+            return self._next_run(from_time)
+        except OverflowError:  # past year 9999 in this zone: exhausted
+            return None
+
+    def _next_run(self, from_time: datetime | None) -> datetime | None:
         tz = self._tz
         if from_time is None:
             u = datetime.now(UTC)

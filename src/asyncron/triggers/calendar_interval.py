@@ -322,6 +322,12 @@ class CalendarIntervalTrigger(Combinable):
     def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
         """The first fire strictly after ``from_time`` (default now), aware in the trigger's
         zone, or None past ``end`` or year 9999. A naive ``from_time`` is read in the zone."""
+        try:
+            return self._next_run(from_time)
+        except OverflowError:  # past year 9999 in this zone: exhausted
+            return None
+
+    def _next_run(self, from_time: datetime | None) -> datetime | None:
         tz = self._tz
         if from_time is None:
             u = datetime.now(UTC)

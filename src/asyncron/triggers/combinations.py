@@ -183,6 +183,20 @@ class _Combination(Combinable):
         aware = ensure_aware(from_time, self._zone or local_zone(), field="from_time")
         return aware.astimezone(UTC)
 
+    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
+        """The combination's first fire strictly after ``from_time`` (default now), or None.
+
+        None also means "past year 9999", where datetimes end (a member or a shifted fire
+        that would need a later date counts as exhausted, never as an OverflowError).
+        """
+        try:
+            return self._next_run(self._start(from_time))
+        except OverflowError:
+            return None
+
+    def _next_run(self, u: datetime) -> datetime | None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def _gave_up(self, what: str, u: datetime) -> None:
         _log.warning(
             "%r: %s after %d member steps from %s; treating it as exhausted (it can never fire, "
@@ -217,9 +231,8 @@ class OrTrigger(_Combination):
     def triggers(self) -> tuple[Trigger, ...]:
         return self._triggers
 
-    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
-        """The earliest member fire strictly after ``from_time`` (in that member's zone)."""
-        u = self._start(from_time)
+    def _next_run(self, u: datetime) -> datetime | None:
+        """The earliest member fire strictly after ``u`` (in that member's zone)."""
         best: datetime | None = None
         best_u: datetime | None = None
         for member in self._triggers:
@@ -314,10 +327,9 @@ class AndTrigger(_Combination):
     def threshold(self) -> timedelta:
         return self._threshold
 
-    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
-        """The first instant strictly after ``from_time`` at which all members agree, or None
-        (a member is exhausted, or no agreement within ``search_limit`` steps)."""
-        u = self._start(from_time)
+    def _next_run(self, u: datetime) -> datetime | None:
+        """The first instant strictly after ``u`` at which all members agree, or None (a member
+        is exhausted, or no agreement within ``search_limit`` steps)."""
         members = self._triggers
         bound: datetime | None = None
         rep: datetime | None = None
@@ -471,10 +483,9 @@ class ExcludeTrigger(_Combination):
         tz = fire.tzinfo
         return tz if tz is not None else UTC
 
-    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
-        """The first fire of ``base`` strictly after ``from_time`` that is not excluded (or its
-        shifted instant), or None."""
-        u = self._start(from_time)
+    def _next_run(self, u: datetime) -> datetime | None:
+        """The first fire of ``base`` strictly after ``u`` that is not excluded (or its shifted
+        instant), or None."""
         excluded = self._excluded
         if isinstance(excluded, BusinessCalendar):
             if self._shift == "skip":
