@@ -287,11 +287,13 @@ class CalendarIntervalTrigger(Combinable):
         anchor = self._anchor
         if day <= anchor:
             return 0
+        # Fire k0 below is the last one dated on or before ``day``; the one before it matters
+        # only when it falls on the previous day (a gap over midnight can move it to ``day``).
         if not self._days:  # months only: exact by counting months
             months = (day.year - anchor.year) * 12 + day.month - anchor.month
-            return max(0, months // self._months - 1)
+            return max(0, months // self._months - (1 if day.day == 1 else 0))
         if not self._months:  # days only: exact by counting days
-            return max(0, (day - anchor).days // self._days - 1)
+            return max(0, (day - anchor).days // self._days - (1 if self._days == 1 else 0))
         span = (day - anchor).days
         per_step = self._months * _AVG_MONTH_DAYS + self._days
         k = max(0, int(span / per_step) - 2)
@@ -341,7 +343,6 @@ class CalendarIntervalTrigger(Combinable):
         if self._start is not None:
             u = max(u, to_utc(self._start) - US)
         u_date = u.astimezone(tz).date()
-        u_naive = u.replace(tzinfo=None)
         # A fire on the day before u's date can still be after u (a gap over midnight moves it
         # to the next day); earlier days cannot, and are passed without building a datetime.
         floor = u_date - timedelta(days=1) if u_date > date.min else u_date
@@ -355,13 +356,15 @@ class CalendarIntervalTrigger(Combinable):
                 clock = self._time
                 fire = datetime(day.year, day.month, day.day, clock.hour, clock.minute,
                                 clock.second, 0, tz)  # fmt: skip
-                offset = fire.utcoffset()
-                if not self._fixed and fire.replace(fold=1).utcoffset() != offset:
-                    fire = resolve_wall(fire.replace(tzinfo=None), tz)  # gap or overlap
-                    offset = fire.utcoffset()
-                assert offset is not None
-                if fire.replace(tzinfo=None) - offset <= u_naive:
+                # u is UTC: an aware comparison across zones compares instants, folds included.
+                # Resolving a gap or an overlap never moves the fold=0 reading later, so a
+                # candidate already at or before u is passed without the DST check.
+                if fire <= u:
                     continue
+                if not self._fixed and fire.replace(fold=1).utcoffset() != fire.utcoffset():
+                    fire = resolve_wall(fire.replace(tzinfo=None), tz)  # gap or overlap
+                    if fire <= u:
+                        continue
                 if self._end_date is not None and day > self._end_date:
                     return None
                 if self._end is not None and to_utc(fire) > to_utc(self._end):
