@@ -19,7 +19,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -227,11 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tz", default="UTC")
     parser.add_argument("--no-combinations", action="store_true",
                         help="leave out the combination and calendar trigger table")  # fmt: skip
+    parser.add_argument("--only-combinations", action="store_true",
+                        help="print only the combination and calendar trigger table")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.only_combinations:
+        zone: tzinfo = UTC if args.tz.upper() == "UTC" else ZoneInfo(args.tz)
+        combinations_table(zone, args.tz, args.fires, args.repeat)
+        return 0
     # 1500 fires of "0 0 29 2 *" reach year 8000; peers fail near datetime's year 9999.
     fires = min(args.fires, 1500)
-    from datetime import UTC
-
     tz: tzinfo = UTC if args.tz.upper() == "UTC" else ZoneInfo(args.tz)
     others, notes = peers()
     names = ["asyncron", *others]

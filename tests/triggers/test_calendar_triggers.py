@@ -373,3 +373,14 @@ def test_once_in_or_runs_at_once_when_past_and_hashed_cron_members_are_seeded() 
     seeded = hashed.for_job("job-1")
     assert seeded != hashed and seeded.triggers[0] == CronTrigger("H 9 * * *", "UTC").for_job("job-1")
     assert seeded.for_job("job-1") == seeded
+
+
+def test_a_calendar_with_a_single_business_day_answers_fast_for_every_shift() -> None:
+    only = BusinessCalendar(weekend=range(7), extra_workdays=[date(2020, 1, 6)])
+    daily = CronTrigger("0 9 * * *", "UTC")
+    started = time.perf_counter()
+    for shift in ("skip", "next", "previous"):
+        trig = daily.exclude(only, shift=shift)
+        assert trig.get_next_run(datetime(2019, 12, 1, tzinfo=UTC)) == datetime(2020, 1, 6, 9, tzinfo=UTC)
+        assert trig.get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) is None
+    assert time.perf_counter() - started < 2.0

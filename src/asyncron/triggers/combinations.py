@@ -23,7 +23,7 @@ from .._tz import ensure_aware, local_zone
 from ..abc import Trigger
 from ..errors import InvalidTriggerError
 from ._wall import US, day_start, resolve_wall, span_text, to_utc
-from .calendars import BusinessCalendar
+from .calendars import SEARCH_DAYS, BusinessCalendar
 
 __all__ = [
     "DEFAULT_SEARCH_LIMIT",
@@ -550,14 +550,22 @@ class ExcludeTrigger(_Combination):
         memo: dict[date, date | None] = {}
 
         def target(day: date) -> date | None:
-            if day not in memo:
-                if calendar.is_business_day(day):
-                    memo[day] = day
-                elif forward:
-                    memo[day] = calendar.next_business_day(day)
+            if day in memo:
+                return memo[day]
+            land: date | None
+            if calendar.is_business_day(day):
+                land = day
+            elif forward:
+                land = calendar.next_business_day(day)
+            else:
+                # Days are visited in order: the day before already knows the answer.
+                before = day - timedelta(days=1) if day > date.min else None
+                if before is not None and before in memo:
+                    land = memo[before]
                 else:
-                    memo[day] = calendar.previous_business_day(day)
-            return memo[day]
+                    land = calendar.previous_business_day(day)
+            memo[day] = land
+            return land
 
         base = self._base
         fire = base.get_next_run(to_utc(day_start(low, zone)) - US)
@@ -576,7 +584,12 @@ class ExcludeTrigger(_Combination):
                 break
             land_day = target(day)
             if land_day is None:
-                fire = self._after_day(day, zone)
+                # No business day within the calendar's search window: forward, none after
+                # this day either; backward, continue from the next business day, if any.
+                nb = None if forward else calendar.next_business_day(day)
+                if nb is None:
+                    break
+                fire = base.get_next_run(to_utc(day_start(nb, zone)) - US)
                 continue
             landed = fire if land_day == day else resolve_wall(
                 datetime.combine(land_day, local.time()), zone
@@ -601,7 +614,14 @@ class ExcludeTrigger(_Combination):
     @staticmethod
     def _stop_previous(calendar: BusinessCalendar, best_day: date) -> date:
         nxt = calendar.next_business_day(best_day)
-        return nxt if nxt is not None else date.max
+        if nxt is not None:
+            return nxt
+        # No business day in the search window after best_day: later days cannot move back
+        # further than that window either.
+        try:
+            return best_day + timedelta(days=SEARCH_DAYS)
+        except OverflowError:
+            return date.max
 
     def _after_day(self, day: date, zone: tzinfo) -> datetime | None:
         if day >= date.max:
