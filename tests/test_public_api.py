@@ -32,6 +32,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
         "Scheduler",
         "SchedulerStatistics",
         "Trigger",
+        "TriggerOperators",
         "current_run",
         "set_progress",
     }

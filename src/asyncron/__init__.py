@@ -23,6 +23,7 @@ from .triggers import (
     IntervalTrigger,
     OnceTrigger,
     OrTrigger,
+    TriggerOperators,
 )
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Scheduler",
     "SchedulerStatistics",
     "Trigger",
+    "TriggerOperators",
     "current_run",
     "set_progress",
 ]

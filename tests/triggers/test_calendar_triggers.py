@@ -384,3 +384,31 @@ def test_a_calendar_with_a_single_business_day_answers_fast_for_every_shift() ->
         assert trig.get_next_run(datetime(2019, 12, 1, tzinfo=UTC)) == datetime(2020, 1, 6, 9, tzinfo=UTC)
         assert trig.get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) is None
     assert time.perf_counter() - started < 2.0
+
+
+def test_your_own_trigger_combines_with_the_operators() -> None:
+    from asyncron import Trigger, TriggerOperators
+
+    class Noon(Trigger):  # a plain Trigger: no operators of its own
+        def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
+            assert from_time is not None
+            day = from_time.astimezone(UTC).date()
+            noon = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+            return noon if noon > from_time else noon + timedelta(days=1)
+
+    class Midnight(TriggerOperators):
+        def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
+            assert from_time is not None
+            day = from_time.astimezone(UTC).date() + timedelta(days=1)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+    t0 = datetime(2026, 1, 1, 6, tzinfo=UTC)
+    both = CronTrigger("0 18 * * *", "UTC") | Noon()  # via CronTrigger.__ror__/__or__
+    assert take(both, 3, t0) == ["2026-01-01T12:00:00+00:00", "2026-01-01T18:00:00+00:00",
+                                 "2026-01-02T12:00:00+00:00"]  # fmt: skip
+    mine = Midnight() | Noon()
+    assert isinstance(mine, OrTrigger)
+    assert [d[11:16] for d in take(mine, 3, t0)] == ["12:00", "00:00", "12:00"]
+    assert [d[:10] for d in take(Midnight().exclude(CronTrigger("0 0 * * 6,0", "UTC")), 2, t0)] == [
+        "2026-01-02", "2026-01-05",
+    ]  # fmt: skip

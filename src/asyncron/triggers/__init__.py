@@ -6,7 +6,7 @@ from ..abc import Trigger
 from .business_day import BusinessDayTrigger
 from .calendar_interval import CalendarIntervalTrigger
 from .calendars import BusinessCalendar
-from .combinations import AndTrigger, ExcludeTrigger, OrTrigger
+from .combinations import AndTrigger, ExcludeTrigger, OrTrigger, TriggerOperators
 from .cron import CronTrigger
 from .interval import IntervalTrigger
 from .once import OnceTrigger
@@ -22,4 +22,5 @@ __all__ = [
     "OnceTrigger",
     "OrTrigger",
     "Trigger",
+    "TriggerOperators",
 ]

@@ -9,7 +9,7 @@ from .._tz import resolve_zone
 from ..errors import InvalidTriggerError
 from ._wall import US, resolve_wall, to_utc
 from .calendars import BusinessCalendar
-from .combinations import Combinable
+from .combinations import TriggerOperators
 
 __all__ = ["BusinessDayTrigger"]
 
@@ -32,7 +32,7 @@ def _whole(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
-class BusinessDayTrigger(Combinable):
+class BusinessDayTrigger(TriggerOperators):
     """Fires on the ``day``-th business day of every month at ``hour:minute:second``.
 
     ``day=1`` is the first business day, ``day=3`` the third, ``day=-1`` the last and ``day=-2``

@@ -15,7 +15,7 @@ from .._tz import resolve_zone
 from ..errors import InvalidTriggerError
 from ._cron_parse import month_length
 from ._wall import US, resolve_wall, to_utc
-from .combinations import Combinable
+from .combinations import TriggerOperators
 
 __all__ = ["CalendarIntervalTrigger"]
 
@@ -36,7 +36,7 @@ def _plural(n: int, unit: str) -> str:
     return unit if n == 1 else f"{n} {unit}s"
 
 
-class CalendarIntervalTrigger(Combinable):
+class CalendarIntervalTrigger(TriggerOperators):
     """Fires every ``years``/``months``/``weeks``/``days`` at ``hour:minute:second`` wall time.
 
     ``CalendarIntervalTrigger(months=2, hour=10, timezone="Europe/Berlin", start=date(2026, 1,

@@ -28,9 +28,9 @@ from .calendars import SEARCH_DAYS, BusinessCalendar
 __all__ = [
     "DEFAULT_SEARCH_LIMIT",
     "AndTrigger",
-    "Combinable",
     "ExcludeTrigger",
     "OrTrigger",
+    "TriggerOperators",
     "describe_trigger",
     "trigger_zone",
 ]
@@ -97,9 +97,13 @@ def _limit(value: object) -> int:
     return value
 
 
-class Combinable(Trigger):
-    """Adds ``a | b`` (:class:`OrTrigger`), ``a & b`` (:class:`AndTrigger`) and
-    ``a.exclude(b)`` (:class:`ExcludeTrigger`) to a trigger class."""
+class TriggerOperators(Trigger):
+    """A :class:`~asyncron.abc.Trigger` with ``a | b`` (:class:`OrTrigger`), ``a & b``
+    (:class:`AndTrigger`), ``a.exclude(b)`` (:class:`ExcludeTrigger`) and ``iter_runs()``.
+
+    Every built-in trigger has them; subclass this instead of ``Trigger`` to give your own
+    trigger the same operators (``cron | mine`` works either way).
+    """
 
     __slots__ = ()
 
@@ -140,7 +144,7 @@ class Combinable(Trigger):
             t = self.get_next_run(t)
 
 
-class _Combination(Combinable):
+class _Combination(TriggerOperators):
     __slots__ = ("_key_cache", "_search_limit", "_zone")
 
     _search_limit: int

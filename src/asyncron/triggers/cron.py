@@ -39,7 +39,7 @@ from .._tz import ensure_aware, resolve_zone
 from ..errors import InvalidTriggerError
 from ._cron_describe import describe
 from ._cron_parse import CronSpec, day_mask, first_weekday, month_length, parse_expression
-from .combinations import Combinable
+from .combinations import TriggerOperators
 
 __all__ = ["CronTrigger"]
 
@@ -107,7 +107,7 @@ def _restore(
     return CronTrigger(expression, tz, start=start, end=end, hash_key=hash_key)
 
 
-class CronTrigger(Combinable):  # Combinable: a | b, a & b, a.exclude(b)
+class CronTrigger(TriggerOperators):  # a | b, a & b, a.exclude(b)
     """Fires on a cron expression in a time zone; an immutable value.
 
     Args:

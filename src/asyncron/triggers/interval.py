@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from .._tz import ensure_aware, local_zone
 from ..errors import InvalidTriggerError
 from ._wall import span_text
-from .combinations import Combinable
+from .combinations import TriggerOperators
 
 __all__ = ["IntervalTrigger"]
 
@@ -28,7 +28,7 @@ def _restore(interval: timedelta, start: datetime | None, end: datetime | None) 
     return IntervalTrigger(interval, start=start, end=end)
 
 
-class IntervalTrigger(Combinable):
+class IntervalTrigger(TriggerOperators):
     """Fires every ``interval`` of elapsed (UTC) time.
 
     ``IntervalTrigger(seconds=30)``, ``IntervalTrigger(timedelta(minutes=5))`` and

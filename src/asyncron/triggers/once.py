@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .._tz import ensure_aware, local_zone
-from .combinations import Combinable
+from .combinations import TriggerOperators
 
 __all__ = ["OnceTrigger"]
 
 
-class OnceTrigger(Combinable):
+class OnceTrigger(TriggerOperators):
     """Fires once, at ``run_at``.
 
     A naive ``run_at`` is read in the local time zone. A job given a ``run_at`` that has already
