@@ -633,10 +633,15 @@ class ExcludeTrigger(_Combination):
         return self._base.get_next_run(to_utc(day_start(day + timedelta(days=1), zone)) - US)
 
     def get_first_run(self, now: datetime) -> datetime | None:
+        """The first fire after ``now``; a base one-shot whose instant already passed still
+        runs at once unless it is excluded (or, shifted, lands where it runs anyway)."""
         first = self._base.get_first_run(now)
         if first is None:
             return None
-        return self.get_next_run(to_utc(first) - US)
+        start = self._start(now)
+        if to_utc(first) <= start:  # a late one-shot base: start the search just before it
+            start = to_utc(first) - US
+        return self.get_next_run(start)
 
     def for_job(self, job_id: str) -> ExcludeTrigger:
         base = self._base.for_job(job_id)
