@@ -307,6 +307,7 @@ def test_combination_errors_are_specific() -> None:
         (lambda: AndTrigger(cron, cron, threshold=-1), "threshold: must be 0 or more, got -1 s"),
         (lambda: AndTrigger(cron, cron, threshold="1s"), "threshold: expected a timedelta or a number"),  # type: ignore[arg-type]
         (lambda: AndTrigger(cron, cron, search_limit=0), "search_limit: expected a whole number of at least 1"),
+        (lambda: AndTrigger(cron, cron, search_limit=10**12), "allowed 1-10000000"),
         (lambda: cron.exclude(cron, shift="next"), "shift: 'next' needs a BusinessCalendar"),
         (lambda: cron.exclude(BusinessCalendar(), shift="later"), "shift: 'later' is not a shift policy"),
         (lambda: ExcludeTrigger(cron, 5), "excluded is a int 5; expected a Trigger or a BusinessCalendar"),  # type: ignore[arg-type]

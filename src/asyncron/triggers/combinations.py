@@ -89,10 +89,15 @@ def _check_members(kind: str, members: tuple[Any, ...], *, relative_ok: bool) ->
             )
 
 
+MAX_SEARCH_LIMIT = 10_000_000
+
+
 def _limit(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # Capped so that a stored document cannot make one query run for hours.
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SEARCH_LIMIT:
         raise InvalidTriggerError(
-            f"search_limit: expected a whole number of at least 1, got {value!r}"
+            f"search_limit: expected a whole number of at least 1, got {value!r}; allowed "
+            f"1-{MAX_SEARCH_LIMIT}"
         )
     return value
 
