@@ -121,3 +121,10 @@ def test_seconds_first_fixed_time_follows_the_same_dst_rule_as_five_fields() -> 
         "2024-11-03T01:00:00-04:00", "2024-11-03T01:30:00-04:00",
         "2024-11-03T01:00:00-05:00", "2024-11-03T01:30:00-05:00",
     ]  # fmt: skip
+
+
+def test_huge_or_zero_steps_are_refused_with_the_range() -> None:
+    for expr, token in (("*/0 * * * *", "0"), ("*/10000000000 * * * *", "10000000000")):
+        with pytest.raises(CronParseError, match=re.escape(f"step {token} at position 2 is out of "
+                                                           "range; allowed 1-999999999")):  # fmt: skip
+            CronTrigger(expr, "UTC")

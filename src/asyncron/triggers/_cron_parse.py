@@ -164,10 +164,10 @@ class _FieldParser:
     def step(self, token: str, pos: int) -> int:
         """A step: any positive whole number. One wider than the field (``*/100`` in the
         day-of-month) selects the first value only, as in Vixie cron and cronsim."""
-        allowed = "1 or more"
-        if not (token.isascii() and token.isdigit()) or len(token) > 9:
+        allowed = "1-999999999"
+        if not (token.isascii() and token.isdigit()):
             raise self.fail(f"step {token!r}", token, pos, "is not a number", allowed)
-        step = int(token)
+        step = int(token) if len(token) <= 9 else 0
         if step < 1:
             raise self.fail(f"step {token}", token, pos, "is out of range", allowed)
         return step
