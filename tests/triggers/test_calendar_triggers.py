@@ -413,3 +413,15 @@ def test_your_own_trigger_combines_with_the_operators() -> None:
     assert [d[:10] for d in take(Midnight().exclude(CronTrigger("0 0 * * 6,0", "UTC")), 2, t0)] == [
         "2026-01-02", "2026-01-05",
     ]  # fmt: skip
+
+
+def test_an_interval_without_start_resumes_one_interval_into_the_next_business_day() -> None:
+    # Dates are read in the calendar's zone: Saturday begins at 11:00 UTC on Friday in Auckland.
+    nz = BusinessCalendar(timezone="Pacific/Auckland")
+    hourly = IntervalTrigger(hours=1).exclude(nz)
+    friday_late = datetime(2026, 1, 9, 9, 30, tzinfo=UTC)  # Friday 22:30 in Auckland (+13)
+    assert hourly.get_next_run(friday_late) == datetime(2026, 1, 9, 10, 30, tzinfo=UTC)
+    # 11:30 UTC is Saturday 00:30 there: skipped to Monday 00:00 NZDT + 1 h = Sunday 12:00 UTC.
+    assert hourly.get_next_run(datetime(2026, 1, 9, 10, 30, tzinfo=UTC)) == datetime(
+        2026, 1, 11, 12, 0, tzinfo=UTC
+    )

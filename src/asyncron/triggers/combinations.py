@@ -529,7 +529,7 @@ class ExcludeTrigger(_Combination):
                     self._gave_up("no fire on a business day", u)
                 return None
             # Jump straight to the base's first fire on (or after) the next business day.
-            fire = self._base.get_next_run(to_utc(day_start(nxt, zone)) - US)
+            fire = self._base.get_next_run(self._from_day(nxt, zone))
         return None
 
     def _next_shifted(self, u: datetime, calendar: BusinessCalendar) -> datetime | None:
@@ -577,7 +577,7 @@ class ExcludeTrigger(_Combination):
             return land
 
         base = self._base
-        fire = base.get_next_run(to_utc(day_start(low, zone)) - US)
+        fire = base.get_next_run(self._from_day(low, zone))
         best: datetime | None = None
         best_u: datetime | None = None
         stop: date | None = None
@@ -598,7 +598,7 @@ class ExcludeTrigger(_Combination):
                 nb = None if forward else calendar.next_business_day(day)
                 if nb is None:
                     break
-                fire = base.get_next_run(to_utc(day_start(nb, zone)) - US)
+                fire = base.get_next_run(self._from_day(nb, zone))
                 continue
             landed = fire if land_day == day else resolve_wall(
                 datetime.combine(land_day, local.time()), zone
@@ -632,10 +632,17 @@ class ExcludeTrigger(_Combination):
         except OverflowError:
             return date.max
 
+    def _from_day(self, day: date, zone: tzinfo) -> datetime:
+        """Where to ask the base for its first fire on or after ``day``: just before the day
+        starts (a fire at midnight counts), or at its start for an interval without ``start``
+        (whose fires count from the instant asked about: one interval into the day)."""
+        begin = to_utc(day_start(day, zone))
+        return begin if _is_relative(self._base) else begin - US
+
     def _after_day(self, day: date, zone: tzinfo) -> datetime | None:
         if day >= date.max:
             return None
-        return self._base.get_next_run(to_utc(day_start(day + timedelta(days=1), zone)) - US)
+        return self._base.get_next_run(self._from_day(day + timedelta(days=1), zone))
 
     def get_first_run(self, now: datetime) -> datetime | None:
         """The first fire after ``now``; a base one-shot whose instant already passed still
