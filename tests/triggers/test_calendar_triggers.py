@@ -231,7 +231,7 @@ def test_business_calendar_errors_are_specific() -> None:
         (lambda: BusinessCalendar(extra_holidays=["2026-13-01"]), r"extra_holidays\[0\]: '2026-13-01' is not an ISO date"),
         (lambda: BusinessCalendar(extra_workdays=[datetime(2026, 1, 1)]), "expected a date, got the datetime"),
         (lambda: BusinessCalendar(5), "country: expected an ISO country code"),  # type: ignore[arg-type]
-        (lambda: BusinessCalendar.from_spec("DE_HE"), "'DE_HE' is not COUNTRY or COUNTRY-SUBDIVISION"),
+        (lambda: BusinessCalendar.from_spec("DE_HE"), "'DE_HE' is not COUNTRY, COUNTRY-SUBDIVISION or MARKET"),
     ]  # fmt: skip
     for build, message in cases:
         with pytest.raises(InvalidTriggerError, match=message):
@@ -425,3 +425,30 @@ def test_an_interval_without_start_resumes_one_interval_into_the_next_business_d
     assert hourly.get_next_run(datetime(2026, 1, 9, 10, 30, tzinfo=UTC)) == datetime(
         2026, 1, 11, 12, 0, tzinfo=UTC
     )
+
+
+def test_market_closing_days_and_holiday_categories() -> None:
+    nyse = BusinessCalendar(market="xnys")
+    good_friday = date(2026, 4, 3)
+    assert not nyse.is_business_day(good_friday)  # the exchange closes
+    assert BusinessCalendar("US").is_business_day(good_friday)  # not a federal holiday
+    assert nyse.describe() == "XNYS market holidays and weekends"
+    assert BusinessCalendar.from_spec("XNYS") == nyse
+    assumption = date(2025, 8, 15)  # a Friday; a Catholic holiday in much of Bavaria
+    assert BusinessCalendar("DE", "BY").is_business_day(assumption)
+    catholic = BusinessCalendar("DE", "BY", categories=["public", "catholic"])
+    assert not catholic.is_business_day(assumption)
+    assert catholic.describe() == "Germany (Bayern) catholic and public holidays and weekends"
+    both = BusinessCalendar("DE", "HE", market="XNYS")
+    assert not both.is_business_day(date(2026, 5, 25))  # Whit Monday in Hesse
+    assert not both.is_business_day(date(2026, 7, 3))  # NYSE: Independence Day observed
+    for kwargs, message in [
+        ({"market": "XXXX"}, "market: 'XXXX' is not a market the holidays package knows"),
+        ({"market": 5}, "market: expected a market code such as 'XNYS', got int 5"),
+        ({"country": "DE", "categories": ["bank"]}, "categories: 'bank' is not a holiday category of DE; allowed catholic, public, school"),
+        ({"country": "DE", "categories": "public"}, "expected a list of category names, got the single string"),
+        ({"categories": ["catholic"]}, r"categories: \['catholic'\] given without a country"),
+        ({"country": "DE", "categories": []}, "expected one or more category names"),
+    ]:  # fmt: skip
+        with pytest.raises(InvalidTriggerError, match=message):
+            BusinessCalendar(**kwargs)  # type: ignore[arg-type]

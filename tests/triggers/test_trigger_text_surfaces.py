@@ -48,7 +48,7 @@ def test_cli_shift_previous_and_errors_exit_2_without_traceback() -> None:
     for args, message in [
         (("--calendar", "XX"), "--calendar: country: 'XX' is not a country the holidays package"),
         (("--calendar", "DE-ZZ"), "subdiv: 'ZZ' is not a subdivision of DE; allowed BB, BE"),
-        (("--calendar", "Hesse!"), "'Hesse!' is not COUNTRY or COUNTRY-SUBDIVISION"),
+        (("--calendar", "Hesse!"), "'Hesse!' is not COUNTRY, COUNTRY-SUBDIVISION or MARKET"),
         (("--shift", "next"), "--shift needs --calendar"),
     ]:
         bad = cli("cron", "0 9 * * *", *args)

@@ -53,6 +53,8 @@ def _calendar_doc(cal: BusinessCalendar) -> dict[str, Any]:
         "extra_holidays": [d.isoformat() for d in cal.extra_holidays],
         "extra_workdays": [d.isoformat() for d in cal.extra_workdays],
         "timezone": _zone_doc(cal.timezone, "calendar"),
+        "categories": list(cal.categories),
+        "market": cal.market,
     }
 
 
@@ -157,6 +159,9 @@ def _calendar_from(doc: Any, path: str) -> BusinessCalendar:
     for name, items in (("extra_holidays", holidays), ("extra_workdays", workdays)):
         if not all(isinstance(x, str) for x in items):
             raise InvalidTriggerError(f"{path}.{name}: expected ISO date strings")
+    categories = doc.get("categories", ["public"])
+    if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+        raise InvalidTriggerError(f"{path}.categories: expected a list of strings")
     return BusinessCalendar(
         _opt_str(doc, "country", path),
         _opt_str(doc, "subdiv", path),
@@ -164,6 +169,8 @@ def _calendar_from(doc: Any, path: str) -> BusinessCalendar:
         extra_holidays=holidays,
         extra_workdays=workdays,
         timezone=_opt_str(doc, "timezone", path),
+        categories=categories,
+        market=_opt_str(doc, "market", path),
     )
 
 

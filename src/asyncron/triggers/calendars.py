@@ -31,7 +31,7 @@ __all__ = ["BusinessCalendar"]
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 #: How far :meth:`BusinessCalendar.next_business_day` looks before giving up (about 10 years).
 SEARCH_DAYS = 3660
-_SPEC_RE = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,10}))?$")
+_SPEC_RE = re.compile(r"^([A-Za-z]{2,4})(?:-([A-Za-z0-9]{1,10}))?$")
 _YEAR_CACHE_LIMIT = 64
 
 
@@ -72,6 +72,48 @@ def _dates(name: str, values: Iterable[date | str] | None) -> frozenset[date]:
     return frozenset(out)
 
 
+def _categories(values: Iterable[str] | None, country: str | None) -> tuple[str, ...]:
+    if values is None:
+        return ("public",)
+    if isinstance(values, str):
+        raise InvalidTriggerError(
+            f"categories: expected a list of category names, got the single string {values!r}; "
+            f"write categories=[{values!r}]"
+        )
+    try:
+        cats = tuple(sorted(set(values)))
+    except TypeError:
+        raise InvalidTriggerError(f"categories: expected a list of names, got {values!r}") from None
+    if not cats or not all(isinstance(c, str) and c for c in cats):
+        raise InvalidTriggerError(
+            f"categories: expected one or more category names such as 'public', got {values!r}"
+        )
+    if country is None and cats != ("public",):
+        raise InvalidTriggerError(f"categories: {list(cats)!r} given without a country")
+    return cats
+
+
+def _check_market(market: object) -> str:
+    if not isinstance(market, str):
+        raise InvalidTriggerError(
+            f"market: expected a market code such as 'XNYS', got {type(market).__name__} "
+            f"{market!r}"
+        )
+    if _holidays is None:
+        raise ModuleNotFoundError(
+            f"BusinessCalendar(market={market!r}) needs the 'holidays' package: "
+            "pip install 'asyncron[calendars]'"
+        )
+    supported = _holidays.list_supported_financial()
+    code = market.upper()
+    if code not in supported:
+        raise InvalidTriggerError(
+            f"market: {market!r} is not a market the holidays package knows; allowed "
+            + ", ".join(sorted(supported))
+        )
+    return code
+
+
 class BusinessCalendar:
     """Working days: not a weekend day, not a public holiday, unless listed as a working day.
 
@@ -85,17 +127,25 @@ class BusinessCalendar:
         extra_workdays: days that are working days even on a weekend or holiday (a bridge day
             worked in exchange); they win over everything else.
         timezone: the zone in which a fire's date is read. None: the trigger's own zone.
+        categories: which of the country's ``holidays`` categories are days off (default
+            ``("public",)``; e.g. ``("public", "catholic")`` in Bavaria, ``"government"`` in
+            the US).
+        market: an exchange or market code from ``holidays`` (``"XNYS"``, ``"XECB"`` for
+            TARGET2, ``"XLON"``): its closing days are days off too.
 
     Raises:
-        InvalidTriggerError: unknown country or subdivision (the message lists the valid
-            subdivisions), a bad weekend, or a date that is not a date.
-        ModuleNotFoundError: ``country`` is given but ``holidays`` is not installed.
+        InvalidTriggerError: unknown country, subdivision, category or market (the message
+            lists the valid ones), a bad weekend, or a date that is not a date.
+        ModuleNotFoundError: ``country`` or ``market`` is given but ``holidays`` is not
+            installed.
     """
 
     __slots__ = (
+        "_categories",
         "_country",
         "_extra_holidays",
         "_extra_workdays",
+        "_market",
         "_months",
         "_name",
         "_subdiv",
@@ -106,6 +156,8 @@ class BusinessCalendar:
 
     _country: str | None
     _subdiv: str | None
+    _categories: tuple[str, ...]
+    _market: str | None
     _weekend: frozenset[int]
     _extra_holidays: frozenset[date]
     _extra_workdays: frozenset[date]
@@ -123,6 +175,8 @@ class BusinessCalendar:
         extra_holidays: Iterable[date | str] | None = None,
         extra_workdays: Iterable[date | str] | None = None,
         timezone: str | tzinfo | None = None,
+        categories: Iterable[str] | None = None,
+        market: str | None = None,
     ) -> None:
         init = object.__setattr__
         if country is not None and not isinstance(country, str):
@@ -155,11 +209,16 @@ class BusinessCalendar:
                 "weekend: all seven days are weekend days and no extra_workdays are given, so "
                 "there is no business day at all; allowed at most six weekend days"
             )
+        cats = _categories(categories, country)
         name = "no public holidays"
         if country is not None:
-            country, subdiv, name = self._check_country(country, subdiv)
+            country, subdiv, name = self._check_country(country, subdiv, cats)
+        if market is not None:
+            market = _check_market(market)
         init(self, "_country", country)
         init(self, "_subdiv", subdiv)
+        init(self, "_categories", cats)
+        init(self, "_market", market)
         init(self, "_weekend", frozenset(days))
         init(self, "_extra_holidays", _dates("extra_holidays", extra_holidays))
         init(self, "_extra_workdays", workdays)
@@ -170,7 +229,9 @@ class BusinessCalendar:
         init(self, "_months", {})
 
     @staticmethod
-    def _check_country(country: str, subdiv: str | None) -> tuple[str, str | None, str]:
+    def _check_country(
+        country: str, subdiv: str | None, categories: tuple[str, ...]
+    ) -> tuple[str, str | None, str]:
         if _holidays is None:
             raise ModuleNotFoundError(
                 f"BusinessCalendar(country={country!r}) needs the 'holidays' package: "
@@ -193,6 +254,12 @@ class BusinessCalendar:
                 )
             subdiv = match
         table = _holidays.country_holidays(code, subdiv=subdiv, years=())
+        unknown = [c for c in categories if c not in table.supported_categories]
+        if unknown:
+            raise InvalidTriggerError(
+                f"categories: {unknown[0]!r} is not a holiday category of {code}; allowed "
+                + ", ".join(table.supported_categories)
+            )
         country_name = next(
             (c.__name__ for c in type(table).__mro__[1:] if c.__name__ not in (code, "HolidayBase")
              and c.__module__ == type(table).__module__),
@@ -207,19 +274,25 @@ class BusinessCalendar:
 
     @classmethod
     def from_spec(cls, spec: str, **kwargs: Any) -> BusinessCalendar:
-        """A calendar from ``"DE"`` or ``"DE-HE"`` (country, optionally ``-`` subdivision).
+        """A calendar from ``"DE"`` or ``"DE-HE"`` (country, optionally ``-`` subdivision), or
+        a market code such as ``"XNYS"`` (the CLI's ``--calendar`` spelling).
 
         Raises:
             InvalidTriggerError: the text is not of that shape, or names an unknown place.
         """
         if not isinstance(spec, str) or not _SPEC_RE.match(spec.strip()):
             raise InvalidTriggerError(
-                f"calendar: {spec!r} is not COUNTRY or COUNTRY-SUBDIVISION; allowed e.g. 'DE', "
-                "'DE-HE', 'US-CA'"
+                f"calendar: {spec!r} is not COUNTRY, COUNTRY-SUBDIVISION or MARKET; allowed e.g. "
+                "'DE', 'DE-HE', 'US-CA', 'XNYS'"
             )
         match = _SPEC_RE.match(spec.strip())
         assert match is not None
-        return cls(match.group(1), match.group(2), **kwargs)
+        code, subdiv = match.group(1).upper(), match.group(2)
+        if subdiv is None and _holidays is not None:
+            if code not in _holidays.list_supported_countries():
+                if code in _holidays.list_supported_financial():
+                    return cls(market=code, **kwargs)
+        return cls(code, subdiv, **kwargs)
 
     # -- value behaviour ------------------------------------------------------------------
     def __setattr__(self, name: str, value: object) -> NoReturn:
@@ -228,7 +301,7 @@ class BusinessCalendar:
     def _key(self) -> tuple[Any, ...]:
         zone = None if self._timezone is None else getattr(self._timezone, "key", str(self._timezone))
         return (self._country, self._subdiv, self._weekend, self._extra_holidays,
-                self._extra_workdays, zone)  # fmt: skip
+                self._extra_workdays, zone, self._categories, self._market)  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BusinessCalendar):
@@ -241,7 +314,7 @@ class BusinessCalendar:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (self._country, self._subdiv, tuple(sorted(self._weekend)),
                            tuple(sorted(self._extra_holidays)), tuple(sorted(self._extra_workdays)),
-                           self._timezone))  # fmt: skip
+                           self._timezone, self._categories, self._market))  # fmt: skip
 
     def __repr__(self) -> str:
         parts = []
@@ -257,6 +330,10 @@ class BusinessCalendar:
             parts.append(f"extra_workdays={[d.isoformat() for d in sorted(self._extra_workdays)]!r}")
         if self._timezone is not None:
             parts.append(f"timezone={getattr(self._timezone, 'key', str(self._timezone))!r}")
+        if self._categories != ("public",):
+            parts.append(f"categories={self._categories!r}")
+        if self._market is not None:
+            parts.append(f"market={self._market!r}")
         return f"BusinessCalendar({', '.join(parts)})"
 
     def __str__(self) -> str:
@@ -288,13 +365,28 @@ class BusinessCalendar:
         return self._timezone
 
     @property
+    def categories(self) -> tuple[str, ...]:
+        """The ``holidays`` categories counted as days off (default ``("public",)``)."""
+        return self._categories
+
+    @property
+    def market(self) -> str | None:
+        """The exchange or market whose closing days are days off (``"XNYS"``), or None."""
+        return self._market
+
+    @property
     def name(self) -> str:
         """``"Germany (Hessen)"``, or ``"no public holidays"`` without a country."""
         return self._name
 
     def describe(self) -> str:
         """``"Germany (Hessen) holidays and weekends"`` and the like, in plain English."""
-        parts = [] if self._country is None else [f"{self._name} holidays"]
+        parts = []
+        if self._country is not None:
+            kinds = "" if self._categories == ("public",) else " and ".join(self._categories) + " "
+            parts.append(f"{self._name} {kinds}holidays")
+        if self._market is not None:
+            parts.append(f"{self._market} market holidays")
         if self._weekend == {5, 6}:
             parts.append("weekends")
         elif self._weekend:
@@ -317,11 +409,16 @@ class BusinessCalendar:
     def _holiday_table(self, year: int) -> dict[date, str]:
         table = self._years.get(year)
         if table is None:
-            if self._country is None or _holidays is None or not 1 <= year <= 9999:
-                table = {}
-            else:
-                source = _holidays.country_holidays(self._country, subdiv=self._subdiv, years=year)
-                table = {d: str(n) for d, n in source.items()}
+            table = {}
+            if _holidays is not None and 1 <= year <= 9999:
+                if self._market is not None:
+                    market = _holidays.financial_holidays(self._market, years=year)
+                    table.update((d, str(n)) for d, n in market.items())
+                if self._country is not None:
+                    source = _holidays.country_holidays(
+                        self._country, subdiv=self._subdiv, years=year, categories=self._categories
+                    )
+                    table.update((d, str(n)) for d, n in source.items())
             if len(self._years) >= _YEAR_CACHE_LIMIT:
                 self._years.clear()
             self._years[year] = table
@@ -392,6 +489,9 @@ def _restore(
     extra_holidays: tuple[date, ...],
     extra_workdays: tuple[date, ...],
     timezone: tzinfo | None,
+    categories: tuple[str, ...],
+    market: str | None,
 ) -> BusinessCalendar:
     return BusinessCalendar(country, subdiv, weekend=weekend, extra_holidays=extra_holidays,
-                            extra_workdays=extra_workdays, timezone=timezone)  # fmt: skip
+                            extra_workdays=extra_workdays, timezone=timezone,
+                            categories=categories, market=market)  # fmt: skip
