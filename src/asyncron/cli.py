@@ -77,8 +77,9 @@ def _build_cron(parser: argparse.ArgumentParser) -> Runner:
     )  # fmt: skip
     parser.add_argument(
         "--calendar", dest="calendar", default=None, metavar="CC[-SUB]",
-        help="leave out public holidays and weekends of a country (and region), e.g. DE-HE, "
-        "US-CA; needs the holidays package (asyncron[calendars])",
+        help="leave out weekends and the public holidays of a country (and region) or the "
+        "closing days of a market, e.g. DE-HE, US-CA, XNYS; needs the holidays package "
+        "(asyncron[calendars])",
     )  # fmt: skip
     parser.add_argument(
         "--shift", dest="shift", default="skip", choices=("skip", "next", "previous"),
