@@ -42,7 +42,7 @@ def all_kinds() -> dict[str, Trigger]:
         "shift": CronTrigger("0 9 3 * *", "Europe/Berlin").exclude(HESSE, shift="previous"),
         "market": CronTrigger("30 9 * * 1-5", "America/New_York").exclude(
             BusinessCalendar("US", categories=["public", "government"], market="XNYS",
-                             timezone="America/New_York")),  # fmt: skip
+                             timezone="America/New_York")),
         "calendar_interval": CalendarIntervalTrigger(months=2, hour=10, timezone="Europe/Berlin",
                                                      start=date(2026, 1, 31), end=date(2030, 1, 1),
                                                      missing_day="clamp"),

@@ -288,10 +288,13 @@ class BusinessCalendar:
         match = _SPEC_RE.match(spec.strip())
         assert match is not None
         code, subdiv = match.group(1).upper(), match.group(2)
-        if subdiv is None and _holidays is not None:
-            if code not in _holidays.list_supported_countries():
-                if code in _holidays.list_supported_financial():
-                    return cls(market=code, **kwargs)
+        if (
+            subdiv is None
+            and _holidays is not None
+            and code not in _holidays.list_supported_countries()
+            and code in _holidays.list_supported_financial()
+        ):
+            return cls(market=code, **kwargs)
         return cls(code, subdiv, **kwargs)
 
     # -- value behaviour ------------------------------------------------------------------
