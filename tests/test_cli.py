@@ -297,7 +297,7 @@ def test_jobs_lists_stored_jobs_as_a_table_and_as_json(tmp_path: Path, store_url
     lines = table.stdout.splitlines()
     assert lines[0].split()[:4] == ["id", "name", "status", "trigger"]
     assert lines[1].startswith("adder") and "at 09:00 every day" in lines[1]
-    assert lines[2].startswith("failer") and "every 1:00:00" in lines[2]
+    assert lines[2].startswith("failer") and "every 1 h" in lines[2]
     jobs = _jobs(tmp_path, store_url)
     assert jobs["adder"]["function"] == "tasks:add"
     assert jobs["adder"]["status"] == "pending"

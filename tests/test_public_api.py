@@ -7,7 +7,13 @@ import asyncron.testing
 
 def test_public_names_are_exactly_the_documented_ones() -> None:
     assert set(asyncron.__all__) == {
+        "AndTrigger",
         "AsyncScheduler",
+        "BusinessCalendar",
+        "BusinessDayTrigger",
+        "CalendarIntervalTrigger",
+        "ExcludeTrigger",
+        "OrTrigger",
         "CronTrigger",
         "DependencyScheduler",
         "IntervalTrigger",
@@ -26,6 +32,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
         "Scheduler",
         "SchedulerStatistics",
         "Trigger",
+        "TriggerOperators",
         "current_run",
         "set_progress",
     }

@@ -13,12 +13,28 @@ from ._scheduler import AsyncScheduler, RunInfo, current_run, set_progress
 from ._sync import DependencyScheduler, Scheduler
 from .abc import Trigger
 from .errors import PipelineError, PipelineTimeoutError
-from .triggers import CronTrigger, IntervalTrigger, OnceTrigger
+from .triggers import (
+    AndTrigger,
+    BusinessCalendar,
+    BusinessDayTrigger,
+    CalendarIntervalTrigger,
+    CronTrigger,
+    ExcludeTrigger,
+    IntervalTrigger,
+    OnceTrigger,
+    OrTrigger,
+    TriggerOperators,
+)
 
 __all__ = [
+    "AndTrigger",
     "AsyncScheduler",
+    "BusinessCalendar",
+    "BusinessDayTrigger",
+    "CalendarIntervalTrigger",
     "CronTrigger",
     "DependencyScheduler",
+    "ExcludeTrigger",
     "IntervalTrigger",
     "Job",
     "JobDescription",
@@ -26,6 +42,7 @@ __all__ = [
     "JobPipeline",
     "JobStatus",
     "OnceTrigger",
+    "OrTrigger",
     "PersistentScheduler",
     "PipelineError",
     "PipelineStatistics",
@@ -35,6 +52,7 @@ __all__ = [
     "Scheduler",
     "SchedulerStatistics",
     "Trigger",
+    "TriggerOperators",
     "current_run",
     "set_progress",
 ]

@@ -37,6 +37,7 @@ from .errors import (
     StoreVersionError,
     UnresolvedJobError,
 )
+from .triggers._codec import EXTRA_KINDS, extra_trigger_from_doc, extra_trigger_to_doc
 from .triggers.cron import CronTrigger
 from .triggers.interval import IntervalTrigger
 from .triggers.once import OnceTrigger
@@ -377,9 +378,14 @@ def trigger_to_doc(trigger: Trigger) -> dict[str, Any]:
             "end": _opt_dt(trigger.end),
             "hash_key": trigger.hash_key,
         }
+    # Combination and calendar triggers (issue 14): their own module, members through here.
+    extra = extra_trigger_to_doc(trigger, trigger_to_doc, dt_to_doc)
+    if extra is not None:
+        return extra
     raise InvalidJobError(
         f"trigger: a {type(trigger).__qualname__} cannot be stored; a persistent store keeps "
-        f"OnceTrigger, IntervalTrigger and CronTrigger jobs"
+        f"the built-in triggers (once, interval, cron, calendar interval, business day and "
+        f"their combinations)"
     )
 
 
@@ -420,6 +426,9 @@ def trigger_from_doc(doc: Any, path: str = "trigger") -> Trigger:
                 end=_opt_dt_from(doc.get("end"), f"{path}.end"),
                 hash_key=hash_key,
             )
+        extra = extra_trigger_from_doc(kind, doc, path, trigger_from_doc, dt_from_doc)
+        if extra is not None:
+            return extra
     except KeyError as exc:
         raise ArgumentDecodeError(f"{path}: missing field {exc.args[0]!r}") from None
     except ArgumentDecodeError:
@@ -427,5 +436,6 @@ def trigger_from_doc(doc: Any, path: str = "trigger") -> Trigger:
     except (ValueError, TypeError) as exc:
         raise ArgumentDecodeError(f"{path}: {exc}") from None
     raise ArgumentDecodeError(
-        f"{path}: unknown trigger type {kind!r}; stored triggers are 'once', 'interval', 'cron'"
+        f"{path}: unknown trigger type {kind!r}; stored triggers are 'once', 'interval', 'cron', "
+        + ", ".join(repr(k) for k in EXTRA_KINDS)
     )

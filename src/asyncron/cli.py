@@ -75,11 +75,24 @@ def _build_cron(parser: argparse.ArgumentParser) -> Runner:
         "--from", dest="start", default=None,
         help="ISO 8601 instant to count from (default: now; naive values use --tz)",
     )  # fmt: skip
+    parser.add_argument(
+        "--calendar", dest="calendar", default=None, metavar="CC[-SUB]",
+        help="leave out weekends and the public holidays of a country (and region) or the "
+        "closing days of a market, e.g. DE-HE, US-CA, XNYS; needs the holidays package "
+        "(asyncron[calendars])",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shift", dest="shift", default="skip", choices=("skip", "next", "previous"),
+        help="with --calendar: drop a fire on a non-business day (skip, default) or move it to "
+        "the next or previous business day",
+    )  # fmt: skip
     return _run_cron
 
 
 def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .abc import Trigger
     from .errors import CronParseError, InvalidTriggerError
+    from .triggers.combinations import describe_trigger
     from .triggers.cron import CronTrigger
 
     expression: str = args.expression
@@ -96,6 +109,19 @@ def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except InvalidTriggerError as exc:
         err.write(f"asyncron cron: error: {exc}\n")
         return EXIT_USAGE
+    shown: Trigger = trigger
+    if args.calendar is not None:
+        from .triggers.calendars import BusinessCalendar
+
+        try:
+            calendar = BusinessCalendar.from_spec(args.calendar)
+        except (InvalidTriggerError, ModuleNotFoundError) as exc:
+            err.write(f"asyncron cron: error: --calendar: {exc}\n")
+            return EXIT_USAGE
+        shown = trigger.exclude(calendar, shift=args.shift)
+    elif args.shift != "skip":
+        err.write("asyncron cron: error: --shift needs --calendar\n")
+        return EXIT_USAGE
     start: datetime | None = None
     if args.start is not None:
         try:
@@ -107,10 +133,10 @@ def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             return EXIT_USAGE
     zone = getattr(trigger.timezone, "key", None) or str(trigger.timezone)
-    out.write(f"{trigger.describe()} ({zone})\n")
+    out.write(f"{describe_trigger(shown)} ({zone})\n")
     current = start
     for _ in range(args.count):
-        fire = trigger.get_next_run(current)
+        fire = shown.get_next_run(current)
         if fire is None:
             out.write("(no more fire times)\n")
             break

@@ -67,6 +67,9 @@ def dom_field(draw: st.DrawFn, extended: bool) -> Field:
         return draw(numeric_field(1, 31))
     items = draw(st.lists(st.sampled_from(["L", "LW", "L-2", "L-15", "15W", "1W", "31W", "10"]),
                           min_size=1, max_size=2, unique=True))  # fmt: skip
+    weekday_items = [i for i in items if i[0].isdigit() and i.endswith("W")]
+    if weekday_items:  # nW must stand alone in its field (as in Quartz and croniter)
+        items = weekday_items[:1]
     plain = {int(i) for i in items if i.isdigit()}
     return Field(",".join(items), frozenset(plain), tuple(i for i in items if not i.isdigit()))
 
@@ -142,8 +145,8 @@ def dom_matches(f: Field, d: date) -> bool:
             if d.day == target:
                 return True
         if item.endswith("W") and item[:-1].isdigit():
-            n = int(item[:-1])
-            if n <= last and d.day == nearest_weekday(d.year, d.month, n):
+            n = min(int(item[:-1]), last)  # 31W in a 30-day month: nearest the last day
+            if d.day == nearest_weekday(d.year, d.month, n):
                 return True
     return False
 

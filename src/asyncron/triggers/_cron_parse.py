@@ -63,7 +63,9 @@ _RANGE_RE = re.compile(rf"^({_NUM})(?:-({_NUM}))?(?:/(\w*))?$")
 _STAR_RE = re.compile(r"^[*?](?:/(\w*))?$")
 _HASH_RE = re.compile(r"^[Hh](?:\((\d+)-(\d+)\))?(?:/(\w*))?$")
 _LAST_DOM_RE = re.compile(r"^[Ll](?:-(\d+))?$")
-_WEEKDAY_DOM_RE = re.compile(r"^(\d+)[Ww]$")
+# ``L/n`` and ``LW/n``: a step over one value selects that value (cronsim accepts them).
+_LAST_STEP_RE = re.compile(r"^([Ll][Ww]?)/(\w*)$")
+_WEEKDAY_DOM_RE = re.compile(r"^(?:(\d+)[Ww]|[Ww](\d+))$")  # 15W, or the prefix form W15
 _LAST_DOW_RE = re.compile(rf"^({_NUM})[Ll]$")
 _NTH_DOW_RE = re.compile(rf"^({_NUM})#(\d+)$")
 
@@ -159,12 +161,15 @@ class _FieldParser:
             raise self.fail(f"name {token!r}", token, pos, "is not allowed here (only numbers)")
         raise self.fail(f"unknown name {token!r}", token, pos, "")
 
-    def step(self, token: str, pos: int, span: int) -> int:
-        if not token.isdigit():
-            raise self.fail(f"step {token!r}", token, pos, "is not a number", f"1-{span}")
-        step = int(token)
-        if not 1 <= step <= span:
-            raise self.fail(f"step {token}", token, pos, "is out of range", f"1-{span}")
+    def step(self, token: str, pos: int) -> int:
+        """A step: any positive whole number. One wider than the field (``*/100`` in the
+        day-of-month) selects the first value only, as in Vixie cron and cronsim."""
+        allowed = "1-999999999"
+        if not (token.isascii() and token.isdigit()):
+            raise self.fail(f"step {token!r}", token, pos, "is not a number", allowed)
+        step = int(token) if len(token) <= 9 else 0
+        if step < 1:
+            raise self.fail(f"step {token}", token, pos, "is out of range", allowed)
         return step
 
     def hash_value(self, modulus: int) -> int:
@@ -175,13 +180,30 @@ class _FieldParser:
     # -- items ----------------------------------------------------------------------------
     def parse(self) -> None:
         text, base = self.ft.text, self.ft.position
+        items = text.split(",")
+        if len(items) > 1:
+            self.check_alone(items, base)
         offset = 0
-        for item in text.split(","):
+        for item in items:
             pos = base + offset
             offset += len(item) + 1
             if not item:
                 raise self.fail("empty list item", "", pos, "(stray comma)", self.allowed())
             self.item(item, pos)
+
+    def check_alone(self, items: list[str], base: int) -> None:
+        """``?`` and ``nW`` must be the whole field (Quartz and croniter refuse them in lists)."""
+        offset = 0
+        for item in items:
+            pos = base + offset
+            offset += len(item) + 1
+            if item == "?":
+                raise self.fail("'?'", item, pos, "must stand alone in its field (no list)",
+                                "? on its own, or * and values")  # fmt: skip
+            if self.name == DOM and _WEEKDAY_DOM_RE.match(item):
+                raise self.fail(f"nearest-weekday item {item!r}", item, pos,
+                                "must stand alone in its field (no list)",
+                                "nW on its own, e.g. 15W")  # fmt: skip
 
     def item(self, item: str, pos: int) -> None:
         name = self.name
@@ -191,10 +213,13 @@ class _FieldParser:
                 raise self.fail(
                     "'?'", item, pos, "is only allowed in the day fields", "* or values"
                 )
+            if item[0] == "?" and item != "?":
+                raise self.fail(f"token {item!r}", item, pos, "cannot be parsed (no step after ?)",
+                                "? on its own")  # fmt: skip
             if star.group(1) is None:
                 self.values.update(range(self.lo, self.hi + 1))
             else:
-                step = self.step(star.group(1), pos + 2, self.hi - self.lo + 1)
+                step = self.step(star.group(1), pos + 2)
                 self.values.update(range(self.lo, self.hi + 1, step))
             return
         hashed = _HASH_RE.match(item)
@@ -210,12 +235,20 @@ class _FieldParser:
                                     "is out of range", "L-1 to L-30")  # fmt: skip
                 self.dom_last.add(offset)
                 return
+            last_step = _LAST_STEP_RE.match(item)
+            if last_step:
+                self.step(last_step.group(2), pos + len(last_step.group(1)) + 1)
+                item = last_step.group(1)
+            if item.upper() == "L":
+                self.dom_last.add(0)
+                return
             if item.upper() == "LW":
                 self.dom_last_weekday = True
                 return
             weekday = _WEEKDAY_DOM_RE.match(item)
             if weekday:
-                self.dom_weekday.add(self.value(weekday.group(1), pos))
+                number = weekday.group(1) or weekday.group(2)
+                self.dom_weekday.add(self.value(number, pos + (item[0] in "Ww")))
                 return
         if name == DOW:
             last_dow = _LAST_DOW_RE.match(item)
@@ -252,8 +285,7 @@ class _FieldParser:
             self.values.update(range(start, end + 1))
         else:
             step_pos = pos + item.index("/") + 1
-            self.values.update(range(start, end + 1, self.step(step_text, step_pos,
-                                                               self.hi - self.lo + 1)))  # fmt: skip
+            self.values.update(range(start, end + 1, self.step(step_text, step_pos)))
 
     def hash_item(self, match: re.Match[str], item: str, pos: int) -> None:
         if self.name == YEAR:
@@ -276,14 +308,14 @@ class _FieldParser:
         if step_text is None:
             self.values.add(lo + self.hash_value(hi - lo + 1))
             return
-        step = self.step(step_text, pos + item.index("/") + 1, hi - lo + 1)
+        step = self.step(step_text, pos + item.index("/") + 1)
         first = lo + self.hash_value(step)
         self.values.update(range(first, hi + 1, step))
 
     def syntax_help(self) -> str:
         common = "*, n, a-b, */n, a-b/n, a/n, H, H/n, H(a-b), lists a,b"
         if self.name == DOM:
-            return common + ", ?, L, L-n, LW, nW"
+            return common + ", ?, L, L-n, LW, nW, L/n, LW/n"
         if self.name == DOW:
             return common + ", ?, nL, n#k"
         return common
@@ -411,8 +443,9 @@ def day_mask(spec: CronSpec, length: int, first_weekday: int) -> int:
         if length - offset >= 1:
             dom |= 1 << (length - offset)
     for day in spec.dom_weekday:
-        if day <= length:
-            dom |= 1 << _nearest_weekday(day, length, first_weekday)
+        # 31W in a 30-day month: the weekday nearest that month's last day (croniter, Quartz).
+        day = min(day, length)
+        dom |= 1 << _nearest_weekday(day, length, first_weekday)
     if spec.dom_last_weekday:
         dom |= 1 << _nearest_weekday(length, length, first_weekday)
     # Day of week part: days 1..7 carrying each weekday, repeated over five weeks.

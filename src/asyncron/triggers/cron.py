@@ -36,11 +36,11 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any, NoReturn
 
 from .._tz import ensure_aware, resolve_zone
-from ..abc import Trigger
 from ..errors import CronParseError, InvalidTriggerError
 from ._cron_describe import describe
 from ._cron_fields import expression_from_fields
 from ._cron_parse import CronSpec, day_mask, first_weekday, month_length, parse_expression
+from .combinations import TriggerOperators
 
 __all__ = ["CronTrigger"]
 
@@ -108,7 +108,7 @@ def _restore(
     return CronTrigger(expression, tz, start=start, end=end, hash_key=hash_key)
 
 
-class CronTrigger(Trigger):
+class CronTrigger(TriggerOperators):  # a | b, a & b, a.exclude(b)
     """Fires on a cron expression in a time zone; an immutable value.
 
     ``CronTrigger("0 9 * * mon-fri")`` and, APScheduler's keyword form,

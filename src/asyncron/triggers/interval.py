@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from .._tz import ensure_aware, local_zone, resolve_zone
-from ..abc import Trigger
 from ..errors import InvalidTriggerError
+from ._wall import span_text
+from .combinations import TriggerOperators
 
 __all__ = ["IntervalTrigger"]
 
@@ -32,7 +33,7 @@ def _restore(
     return IntervalTrigger(interval, start=start, end=end, timezone=timezone)
 
 
-class IntervalTrigger(Trigger):
+class IntervalTrigger(TriggerOperators):
     """Fires every ``interval`` of elapsed (UTC) time.
 
     ``IntervalTrigger(seconds=30)``, ``IntervalTrigger(timedelta(minutes=5))`` and
@@ -141,6 +142,12 @@ class IntervalTrigger(Trigger):
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    @property
+    def relative(self) -> bool:
+        """True without ``start``: each fire counts from the instant the trigger is asked about
+        (the previous fire), so there is no fixed grid of fire times."""
+        return self.start is None
+
     def _zone(self, from_time: datetime) -> tzinfo:
         if self.start is not None and self.start.tzinfo is not None:
             return self.start.tzinfo
@@ -214,4 +221,13 @@ class IntervalTrigger(Trigger):
         return f"IntervalTrigger({', '.join(parts)})"
 
     def __str__(self) -> str:
-        return f"every {self.interval}"
+        return self.describe()
+
+    def describe(self) -> str:
+        """E.g. ``"every 0.4 s"``, ``"every 1 h 30 min"``, plus the bounds when set."""
+        text = f"every {span_text(self.interval)}"
+        if self.start is not None:
+            text += f" from {self.start.isoformat()}"
+        if self.end is not None:
+            text += f" until {self.end.isoformat()}"
+        return text

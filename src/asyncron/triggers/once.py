@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 
 from .._tz import ensure_aware, local_zone
-from ..abc import Trigger
+from .combinations import TriggerOperators
 
 __all__ = ["OnceTrigger"]
 
 
-class OnceTrigger(Trigger):
+class OnceTrigger(TriggerOperators):
     """Fires once, at ``run_at``.
 
     A naive ``run_at`` is read in the local time zone. A job given a ``run_at`` that has already
