@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asyncron import AsyncScheduler, IntervalTrigger, JobStatus, OnceTrigger
+from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus, OnceTrigger
 from asyncron.errors import InvalidJobError, JobLookupError, JobStateError
 from asyncron.testing import VirtualClock
 
@@ -407,16 +407,32 @@ async def test_duplicate_job_id_is_rejected() -> None:
             await s.schedule(lambda: 1, job_id="report")
 
 
-async def test_trigger_shorthands_timedelta_number_and_datetime() -> None:
+async def test_trigger_shorthands_timedelta_number_datetime_and_cron_string() -> None:
     clock = VirtualClock()
+    t0 = clock.now()
     async with AsyncScheduler(clock=clock) as s:
-        a = await s.schedule(lambda: 1, trigger=timedelta(minutes=1))
-        b = await s.schedule(lambda: 1, trigger=30)
-        c = await s.schedule(lambda: 1, trigger=clock.now() + timedelta(hours=2))
+        a = await s.schedule(lambda: 1, trigger=timedelta(minutes=15))
+        b = await s.schedule(lambda: 1, trigger=600)
+        f = await s.schedule(lambda: 1, trigger=112.5)
+        c = await s.schedule(lambda: 1, trigger=t0 + timedelta(hours=2))
+        d = await s.schedule(lambda: 1, trigger="0 3 * * *")
         jobs = {j.id: j for j in await s.list_jobs()}
-    assert isinstance(jobs[a].trigger, IntervalTrigger)
-    assert isinstance(jobs[b].trigger, IntervalTrigger)
-    assert isinstance(jobs[c].trigger, OnceTrigger)
+        # Each shorthand means exactly the trigger it stands for, and fires on its values.
+        assert jobs[a].trigger == IntervalTrigger(minutes=15)
+        assert jobs[b].trigger == IntervalTrigger(minutes=10)
+        assert jobs[f].trigger == IntervalTrigger(seconds=112, milliseconds=500)
+        assert jobs[c].trigger == OnceTrigger(t0 + timedelta(hours=2))
+        assert jobs[d].trigger == CronTrigger.from_expression("0 3 * * *")
+        assert [jobs[j].next_run for j in (a, b, f, c, d)] == [
+            t0 + timedelta(minutes=15),
+            t0 + timedelta(minutes=10),
+            t0 + timedelta(seconds=112.5),
+            t0 + timedelta(hours=2),
+            t0 + timedelta(hours=3),
+        ]
+        await clock.advance(timedelta(hours=3))
+        runs = {j.id: j.run_count for j in await s.list_jobs()}
+    assert [runs[j] for j in (a, b, f, c, d)] == [12, 18, 96, 1, 1]
 
 
 async def test_contextvars_of_the_scheduling_caller_reach_async_and_sync_jobs() -> None:
