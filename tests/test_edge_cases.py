@@ -14,7 +14,7 @@ from asyncron import (
     JobStatus,
     Scheduler,
 )
-from asyncron.errors import DeadlockError, InvalidJobError, JobStateError, RunTimeoutError
+from asyncron.errors import DeadlockError, JobStateError, RunTimeoutError
 from asyncron.testing import VirtualClock
 
 
@@ -228,7 +228,9 @@ async def test_jitter_does_not_cause_misfires() -> None:
 
 
 @pytest.mark.asyncio
-async def test_max_instances_without_allow_all_is_refused_or_honoured() -> None:
+async def test_max_instances_with_the_default_policy_means_allow_all() -> None:
+    # docs (JobOptions): max_instances=N > 1 with the default policy means allow_all, as in
+    # APScheduler: N concurrent runs, further fires skipped. A refusal is a failure.
     clock = VirtualClock()
     gate = asyncio.Event()
     active = peak = 0
@@ -243,15 +245,20 @@ async def test_max_instances_without_allow_all_is_refused_or_honoured() -> None:
             active -= 1
 
     async with AsyncScheduler(clock=clock) as s:
-        try:
-            await s.schedule(job, trigger=IntervalTrigger(seconds=10), max_instances=2)
-        except InvalidJobError:
-            return  # a clear error is an acceptable fix
+        job_id = await s.schedule(job, trigger=IntervalTrigger(seconds=10), max_instances=2)
+        snapshot = await s.get_job(job_id)
+        assert snapshot is not None and snapshot.options is not None
+        assert snapshot.options.overlap == "allow_all" and snapshot.options.max_instances == 2
         await _tick(clock, 10)
         await _tick(clock, 10)
+        assert active == 2
+        await _tick(clock, 10)  # a third concurrent run would exceed the limit: skipped
+        assert active == 2 and s.statistics().skipped_fires == 1
         gate.set()
         await clock.wait_idle()
+        job_after = await s.get_job(job_id)
     assert peak == 2
+    assert job_after is not None and job_after.run_count == 2
 
 
 # -- waiters and deadlocks -----------------------------------------------------------------------

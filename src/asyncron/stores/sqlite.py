@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._faults import fault_point
 from .._serialize import StoreError, StoreVersionError, dumps
 from ..abc import StoredJob
 from ._base import ThreadedStore
@@ -168,6 +169,7 @@ class SQLiteStore(ThreadedStore):
                 )
                 if remove:
                     conn.executemany("DELETE FROM asyncron_jobs WHERE id=?", remove)
+                fault_point("mid_store_write")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
