@@ -14,6 +14,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -338,10 +339,9 @@ def test_start_is_idempotent(sched: Scheduler) -> None:
     assert sched.wait_job(job_id, timeout=WAIT).result == 1
 
 
-def test_stop_is_idempotent_and_safe_without_start() -> None:
-    def loop_threads() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == "asyncron-loop"]
-
+def test_stop_is_idempotent_and_safe_without_start(
+    loop_threads: Callable[[], list[threading.Thread]],
+) -> None:
     before = loop_threads()
     s = Scheduler()
     s.stop()
@@ -356,13 +356,13 @@ def test_stop_is_idempotent_and_safe_without_start() -> None:
     assert not s.engine.running and loop_threads() == before
 
 
-def test_stop_joins_the_loop_thread() -> None:
-    before = {t.ident for t in threading.enumerate()}
+def test_stop_joins_the_loop_thread(loop_threads: Callable[[], list[threading.Thread]]) -> None:
+    before = loop_threads()
     s = Scheduler()
     s.start()
+    assert len(loop_threads()) == len(before) + 1
     s.stop()
-    after = [t for t in threading.enumerate() if t.ident not in before and t.is_alive()]
-    assert [t.name for t in after if t.name == "asyncron-loop"] == []
+    assert loop_threads() == before
 
 
 def test_stop_waits_for_a_running_job() -> None:

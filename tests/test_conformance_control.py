@@ -58,18 +58,11 @@ from asyncron.stores import (
     StoreJournal,
     StoreLockedError,
     StoreVersionError,
+    store_from_url,
 )
 from asyncron.testing import VirtualClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-async def _tick(clock: VirtualClock, seconds: float) -> None:
-    """Move virtual time while a run is still going (``advance()`` would wait for it)."""
-    clock._now += seconds
-    clock._fire_due()
-    for _ in range(20):
-        await asyncio.sleep(0)
 
 
 class Gate:
@@ -145,10 +138,10 @@ async def test_overlap_policy_for_sync_jobs(overlap: str, runs: int, skipped: in
     gate = SyncGate()
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(gate, trigger=_every_second(), overlap=overlap)
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
         await asyncio.get_running_loop().run_in_executor(None, gate.started.wait, 2)
         for _ in range(3):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         await s.pause(job_id)
         gate.release.set()
         await _wait_until(lambda: gate.calls == runs and gate.active == 0)
@@ -170,7 +163,7 @@ async def test_skip_is_the_default_and_counts_in_statistics_and_events() -> None
         job = await s.get_job(job_id)
         assert job is not None and job.options is not None and job.options.overlap == "skip"
         for _ in range(3):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         stats = s.statistics()
         await s.pause(job_id)
         gate.release.set()
@@ -190,7 +183,7 @@ async def test_buffer_one_keeps_one_fire_and_shows_it_buffered() -> None:
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(gate, trigger=_every_second(), overlap="buffer_one")
         for _ in range(4):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         during = await s.get_job(job_id)
         await s.pause(job_id)
         gate.release.set()
@@ -215,7 +208,7 @@ async def test_buffer_all_is_bounded_by_buffer_limit_and_counts_the_rest() -> No
             gate, trigger=_every_second(), overlap="buffer_all", buffer_limit=2
         )
         for _ in range(5):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         during = await s.get_job(job_id)
         await s.pause(job_id)
         gate.release.set()
@@ -242,7 +235,7 @@ async def test_buffered_runs_run_one_after_another_in_fire_order() -> None:
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(body, trigger=_every_second(), overlap="buffer_all")
         for _ in range(3):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         await s.pause(job_id)
         gate.release.set()
         await clock.wait_idle()
@@ -256,10 +249,10 @@ async def test_cancel_other_on_a_sync_job_abandons_the_running_run() -> None:
     gate = SyncGate()
     async with AsyncScheduler(clock=clock, stop_timeout=0.2) as s:
         job_id = await s.schedule(gate, trigger=_every_second(), overlap="cancel_other")
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
         await asyncio.get_running_loop().run_in_executor(None, gate.started.wait, 2)
         gate.started.clear()
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
         await asyncio.get_running_loop().run_in_executor(None, gate.started.wait, 2)
         history = await s.get_run_history(job_id)
         await s.pause(job_id)
@@ -278,8 +271,8 @@ async def test_cancel_other_cancelled_run_is_reported_as_a_cancelled_run_event()
     async with AsyncScheduler(clock=clock) as s:
         s.subscribe(failed.append, types=RunFailed)
         job_id = await s.schedule(gate, trigger=_every_second(), overlap="cancel_other")
-        await _tick(clock, 1)
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
+        await clock.advance(1, wait_for_runs=False)
         await s.pause(job_id)
         gate.release.set()
         await clock.wait_idle()
@@ -296,7 +289,7 @@ async def test_allow_all_max_instances_for_sync_jobs() -> None:
             gate, trigger=_every_second(), overlap="allow_all", max_instances=2
         )
         for _ in range(4):
-            await _tick(clock, 1)
+            await clock.advance(1, wait_for_runs=False)
         await _wait_until(lambda: gate.active == 2)
         stats = s.statistics()
         await s.pause(job_id)
@@ -717,7 +710,7 @@ async def test_misfire_emits_fire_misfired_with_lateness() -> None:
         job_id = await s.schedule(
             lambda: 1, trigger=IntervalTrigger(seconds=10), misfire_grace_time=1
         )
-        clock._now += 15  # the loop was blocked: the t=10 fire is 5 s late
+        clock.jump(15)  # the loop was blocked: the t=10 fire is 5 s late
         await clock.advance(0)
         await asyncio.sleep(0)
     assert len(seen) == 1
@@ -732,7 +725,7 @@ async def test_pause_while_running_lets_the_run_finish_then_status_is_paused() -
     gate = Gate()
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(gate, trigger=_every_second())
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
         assert await s.pause(job_id) is True
         during = await s.get_job(job_id)
         gate.release.set()
@@ -784,7 +777,7 @@ async def test_resume_at_the_same_instant_as_a_fire_runs_it_once() -> None:
             lambda: hits.append(clock.time()), trigger=IntervalTrigger(seconds=10)
         )
         await s.pause(job_id)
-        clock._now += 10  # the fire is due right now
+        clock.jump(10)  # the fire is due right now
         await s.resume(job_id)
         await clock.advance(0)
         await clock.advance(5)
@@ -799,7 +792,7 @@ async def test_reschedule_at_the_same_instant_as_a_due_fire_uses_the_new_trigger
         job_id = await s.schedule(
             lambda: hits.append(clock.time()), trigger=IntervalTrigger(seconds=10)
         )
-        clock._now += 10  # the old trigger's fire is due, dispatcher not run yet
+        clock.jump(10)  # the old trigger's fire is due, dispatcher not run yet
         await s.reschedule(job_id, IntervalTrigger(seconds=30))
         await clock.advance(0)
         await clock.advance(30)
@@ -812,7 +805,7 @@ async def test_modify_at_the_same_instant_as_a_due_fire_uses_the_new_args() -> N
     seen: list[str] = []
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(seen.append, args=("old",), trigger=IntervalTrigger(seconds=10))
-        clock._now += 10
+        clock.jump(10)
         await s.modify(job_id, args=("new",))
         await clock.advance(0)
     assert seen == ["new"]
@@ -879,7 +872,7 @@ async def test_modify_during_a_run_applies_to_the_next_run_only() -> None:
 
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(body, args=("a",), trigger=_every_second(), overlap="buffer_one")
-        await _tick(clock, 1)
+        await clock.advance(1, wait_for_runs=False)
         await s.modify(job_id, args=("b",))
         release.set()
         await clock.wait_idle()
@@ -980,7 +973,7 @@ async def test_cancel_a_running_job_emits_job_removed() -> None:
     async with AsyncScheduler(clock=clock) as s:
         s.subscribe(seen.append, types=(JobRemoved, RunFailed))
         job_id = await s.schedule(gate)
-        await _tick(clock, 0)
+        await clock.advance(0, wait_for_runs=False)
         await s.cancel(job_id)
         await clock.wait_idle()
         await asyncio.sleep(0)
@@ -1992,13 +1985,14 @@ async def test_stored_retry_on_naming_an_unknown_class_retries_nothing_and_warns
     async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
         jid = await s.schedule(stored_body, trigger="@hourly", retries=2, retry_on=StoredRetryError)
     caplog.set_level(logging.WARNING, logger="asyncron")
-    async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
-        store = s._journal.store  # type: ignore[union-attr]
-        row = await store.get_job(jid)
-        assert row is not None
-        opts = dict(row.options)
-        opts["job"] = {**opts["job"], "retry_on": ["not_imported_pkg.errors:Gone"]}
-        await store.write_batch([row.evolve(options=opts)])
+    store = store_from_url(url)  # edit the saved row while no scheduler has the file open
+    await store.open()
+    row = await store.get_job(jid)
+    assert row is not None
+    opts = dict(row.options)
+    opts["job"] = {**opts["job"], "retry_on": ["not_imported_pkg.errors:Gone"]}
+    await store.write_batch([row.evolve(options=opts)])
+    await store.close()
     async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
         job = await s.get_job(jid)
     assert job is not None and job.options is not None and job.options.retry_on == ()

@@ -204,13 +204,8 @@ async def test_job_never_overlaps_itself_and_skipped_fires_are_counted() -> None
 
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(slow, trigger=IntervalTrigger(seconds=1))
-        clock.autojump = False
         # the run started at t=1 is still going at t=2..5
-        for _ in range(5):
-            clock._now += 1
-            clock._fire_due()
-            for _ in range(5):
-                await asyncio.sleep(0)
+        await clock.advance(5, wait_for_runs=False)
         release.set()
         await clock.wait_idle()
         job = await s.get_job(job_id)
@@ -537,7 +532,7 @@ async def test_missed_fires_after_a_stall_are_coalesced_into_one_run() -> None:
         job_id = await s.schedule(
             lambda: hits.append(clock.now()), trigger=IntervalTrigger(seconds=10)
         )
-        clock._now += 95  # the process was stalled (e.g. suspended) for 95 s
+        clock.jump(95)  # the process was stalled (e.g. suspended) for 95 s
         await clock.advance(0)
         job = await s.get_job(job_id)
     assert len(hits) == 1
