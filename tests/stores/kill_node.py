@@ -2,8 +2,8 @@
 
 ``python kill_node.py URL AUDIT schedule``: schedule the two jobs, print ``ready``, run until
 killed. ``python kill_node.py URL AUDIT resume N``: load the saved jobs, run until ``beat`` has
-run N more times, pause them, stop cleanly and print one JSON line: both jobs as the scheduler
-showed them before stopping, and the interrupted runs it found at start.
+run N more times, pause them, stop cleanly and print one JSON line: both jobs as the stopped
+scheduler shows them, and the interrupted runs it found at start.
 
 ``beat`` appends one line per run to AUDIT (pid, nominal fire time, wall time) and returns its
 sequence number (the lines in AUDIT so far, from every process); ``flaky`` fails on every run.
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from asyncron import AsyncScheduler, IntervalTrigger, Job, current_run
+from asyncron.events import Event, RunSucceeded
 from asyncron.stores import FunctionRegistry, StoreJournal, store_from_url
 
 AUDIT = Path(sys.argv[2])
@@ -78,14 +79,21 @@ async def main() -> None:
             return
         more = int(sys.argv[4])
         interrupted = [job_id for job_id, _ in journal.interrupted]
-        mine = str(os.getpid())
-        while sum(1 for line in AUDIT.read_text().splitlines() if line.split()[0] == mine) < more:
-            await asyncio.sleep(0.02)
+        done = asyncio.Event()
+        runs = 0
+
+        def count(event: Event) -> None:
+            nonlocal runs
+            if event.job_id == "beat":
+                runs += 1
+                if runs >= more:
+                    done.set()
+
+        scheduler.subscribe(count, types=RunSucceeded)
+        await done.wait()
         await scheduler.pause_all()
-        while scheduler.running_runs:
-            await asyncio.sleep(0.01)
-        jobs = {j: shown(await scheduler.get_job(j)) for j in ("beat", "flaky")}
-    # stopped cleanly: everything shown above is now on disk
+    # stopped cleanly (stop() waited for the last run): what it shows is what is on disk
+    jobs = {j: shown(await scheduler.get_job(j)) for j in ("beat", "flaky")}
     print(json.dumps({"jobs": jobs, "interrupted": interrupted}), flush=True)
 
 
