@@ -91,15 +91,22 @@ async def test_a_week_of_five_minute_fires_takes_well_under_a_second() -> None:
         nonlocal count
         count += 1
 
+    loop = asyncio.get_running_loop()
     async with AsyncScheduler(clock=clock) as s:
         job_id = await s.schedule(tick, trigger=IntervalTrigger(minutes=5))
-        t0 = time.perf_counter()
-        await clock.advance(timedelta(days=7))
-        elapsed = time.perf_counter() - t0
+        # Time the library, not asyncio's debug mode (which the suite turns on): with it, the
+        # same week took 1.8 s idle and over 2 s on a loaded machine.
+        loop.set_debug(False)
+        try:
+            t0 = time.perf_counter()
+            await clock.advance(timedelta(days=7))
+            elapsed = time.perf_counter() - t0
+        finally:
+            loop.set_debug(True)
         job = await s.get_job(job_id)
     assert count == 7 * 24 * 12
     assert job is not None and job.run_count == count
-    assert elapsed < 2.0  # typically ~0.1 s; generous for slow CI
+    assert elapsed < 1.0  # typically ~0.1 s; generous for a loaded machine
 
 
 async def test_autojump_clock_runs_max_runs_then_completes() -> None:
