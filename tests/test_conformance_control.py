@@ -684,7 +684,9 @@ async def test_paused_job_keeps_its_next_run_visible() -> None:
 async def test_resume_with_grace_time_skips_fires_missed_too_long_ago() -> None:
     clock = VirtualClock()
     hits: list[float] = []
+    seen: list[Event] = []
     async with AsyncScheduler(clock=clock) as s:
+        s.subscribe(seen.append, types=FireMisfired)
         job_id = await s.schedule(
             lambda: hits.append(clock.time()),
             trigger=IntervalTrigger(minutes=1),
@@ -698,7 +700,13 @@ async def test_resume_with_grace_time_skips_fires_missed_too_long_ago() -> None:
         stats = s.statistics()
     assert hits == []
     assert job is not None and job.next_run == T0 + timedelta(minutes=11)
-    assert stats.misfires >= 1
+    # the fire held since 00:01 is 9 min 45 s late: a misfire, published like any other
+    [misfired] = seen
+    assert isinstance(misfired, FireMisfired) and misfired.job_id == job_id
+    assert misfired.scheduled_at == T0 + timedelta(minutes=1)
+    assert misfired.lateness == pytest.approx(9 * 60 + 45)
+    # counted twice: that fire, and the 02:00..10:00 fires coalesced past now
+    assert stats.misfires == 2
 
 
 @pytest.mark.asyncio

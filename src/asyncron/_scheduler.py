@@ -1391,9 +1391,9 @@ class AsyncScheduler:
         ts = job.next_ts
         if nxt is not None and ts is not None:
             now = self._clock.time()
-            grace = job.opts.misfire_grace_time
-            if ts <= now and grace is not None and now - ts > grace:
-                self._misfires += 1
+            # A fire held while paused and now later than the grace time is a misfire like any
+            # other: counted, logged and published (FireMisfired), then skipped.
+            if ts <= now and self._misfired(job, ts, now):
                 self._advance(job, ts, now)
             else:
                 self._set_next(job, nxt)
