@@ -243,7 +243,9 @@ async def test_max_instances_with_the_default_policy_means_allow_all() -> None:
         await clock.advance(10, wait_for_runs=False)
         await clock.advance(10, wait_for_runs=False)
         assert active == 2
-        await clock.advance(10, wait_for_runs=False)  # a third concurrent run would exceed the limit: skipped
+        await clock.advance(
+            10, wait_for_runs=False
+        )  # a third concurrent run would exceed the limit: skipped
         assert active == 2 and s.statistics().skipped_fires == 1
         gate.set()
         await clock.wait_idle()

@@ -89,7 +89,9 @@ def check(url: str, acks: str) -> str | None:
                 return f"integrity_check: {ok}"
             tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
             # Killed while the first writer was creating the schema: a valid, empty database.
-            docs = conn.execute("SELECT doc FROM asyncron_jobs") if "asyncron_jobs" in tables else []
+            docs = (
+                conn.execute("SELECT doc FROM asyncron_jobs") if "asyncron_jobs" in tables else []
+            )
             for (doc,) in docs:
                 d = json.loads(doc)
                 rows[d["id"]] = StoredJob.from_doc(d)
@@ -139,8 +141,16 @@ def main() -> None:
             if not died_by_itself(pid, 10.0):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                print(json.dumps({"ok": False, "kill": i, "seed": seed,
-                                  "problem": "an armed writer never reached mid_store_write"}))
+                print(
+                    json.dumps(
+                        {
+                            "ok": False,
+                            "kill": i,
+                            "seed": seed,
+                            "problem": "an armed writer never reached mid_store_write",
+                        }
+                    )
+                )
                 return
             at_fault_point += 1
         else:
