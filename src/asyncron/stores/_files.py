@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .._faults import fault_point
-from .._serialize import StoreError, StoreLockedError
+from ..errors import StoreError, StoreLockedError
 
 __all__ = ["FileLock", "atomic_write", "move_aside"]
 
