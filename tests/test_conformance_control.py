@@ -1939,19 +1939,6 @@ def test_persistent_scheduler_reports_unregistered_stored_jobs(tmp_path: Path) -
     assert back is not None and back.status is JobStatus.PENDING
 
 
-def test_persistent_scheduler_second_instance_on_the_same_file_is_refused(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    s = PersistentScheduler(state)
-    s.start()
-    try:
-        other = PersistentScheduler(state)
-        with pytest.raises(StoreLockedError):
-            other.start()
-        other.stop()
-    finally:
-        s.stop()
-
-
 class StoredRetryError(Exception):
     """A module-level exception class named by a stored retry_on."""
 

@@ -15,7 +15,7 @@ from asyncron import (
     JobStatus,
     Scheduler,
 )
-from asyncron.errors import DeadlockError, JobStateError, RunTimeoutError
+from asyncron.errors import DeadlockError, JobStateError
 from asyncron.testing import VirtualClock
 
 # -- max_runs ------------------------------------------------------------------------------------
@@ -182,25 +182,6 @@ async def test_timeout_applies_to_awaitable_returned_by_sync_callable() -> None:
         job = await s.wait_job(job_id, timeout=5)
     assert job.status is JobStatus.FAILED
     assert job.error is not None and job.error.startswith("RunTimeoutError")
-
-
-@pytest.mark.asyncio
-async def test_timed_out_run_is_retried() -> None:
-    attempts = 0
-
-    async def job() -> str:
-        nonlocal attempts
-        attempts += 1
-        if attempts == 1:
-            await asyncio.sleep(1)
-        return "ok"
-
-    assert issubclass(RunTimeoutError, Exception)
-    async with AsyncScheduler(stop_timeout=0.1) as s:
-        job_id = await s.schedule(job, timeout=0.05, retries=2, retry_delay=0.01)
-        snap = await s.wait_job(job_id, timeout=5)
-    assert attempts == 2
-    assert snap.status is JobStatus.COMPLETED and snap.result == "ok"
 
 
 @pytest.mark.asyncio
