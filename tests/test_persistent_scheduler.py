@@ -16,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "stores"))
 
 import persist_jobs
 
-from asyncron import JobStatus
-from asyncron._persistent import PersistentScheduler
+from asyncron import JobStatus, PersistentScheduler
 from asyncron.errors import InvalidJobError
 from asyncron.stores import StoreLockedError
 

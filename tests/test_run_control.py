@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus
-from asyncron._events import (
+from asyncron.errors import InvalidJobError, RunTimeoutError
+from asyncron.events import (
     Event,
     FireSkipped,
     JobAdded,
@@ -20,7 +21,6 @@ from asyncron._events import (
     RunSucceeded,
     SchedulerStopped,
 )
-from asyncron.errors import InvalidJobError, RunTimeoutError
 from asyncron.testing import VirtualClock
 
 pytestmark = pytest.mark.asyncio
