@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import threading
 from collections.abc import Callable, Mapping
 
 import pytest
@@ -19,3 +20,14 @@ def pytest_asyncio_loop_factories(
 
         factories["uvloop"] = uvloop.new_event_loop
     return factories
+
+
+def _loop_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "asyncron-loop" and t.is_alive()]
+
+
+@pytest.fixture
+def loop_threads() -> Callable[[], list[threading.Thread]]:
+    """``loop_threads()`` lists the live loop threads of threaded schedulers (``Scheduler`` and
+    its subclasses name theirs ``asyncron-loop``): what a user sees of start() and stop()."""
+    return _loop_threads

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 
 from asyncron._heap import DeadlineHeap
 
@@ -16,15 +18,25 @@ def test_pop_due_returns_entries_in_deadline_then_insertion_order() -> None:
     assert len(heap) == 1
 
 
+class _Item:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
 def test_cancelled_entries_never_come_out_and_are_compacted() -> None:
-    heap: DeadlineHeap[int] = DeadlineHeap()
-    seqs = [heap.push(float(i), i) for i in range(5000)]
+    heap: DeadlineHeap[_Item] = DeadlineHeap()
+    items = [_Item(i) for i in range(5000)]
+    refs = [weakref.ref(item) for item in items]
+    seqs = [heap.push(float(item.n), item) for item in items]
+    del items
     for seq in seqs[::2]:
         heap.cancel(seq)
     assert len(heap) == 2500
-    # compaction ran: the backing list is far smaller than everything ever pushed
-    assert len(heap._entries) < 5000
-    out = [e[2] for e in heap.pop_due(10_000.0)]
+    # compaction ran without any pop: the heap let go of every cancelled item
+    gc.collect()
+    assert [r for r in refs[::2] if r() is not None] == []
+    assert all(r() is not None for r in refs[1::2])
+    out = [e[2].n for e in heap.pop_due(10_000.0)]
     assert out == list(range(1, 5000, 2))
     assert heap.next_deadline() is None
 

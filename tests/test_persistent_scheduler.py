@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "stores"))
 
 import persist_jobs
 
-from asyncron import JobStatus
-from asyncron._persistent import PersistentScheduler
+from asyncron import JobStatus, PersistentScheduler
 from asyncron.errors import InvalidJobError
 from asyncron.stores import StoreLockedError
 
@@ -35,13 +36,17 @@ def state(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return tmp_path / request.param
 
 
-def stored_ids(state: Path) -> set[str]:
+def stored_rows(state: Path) -> dict[str, dict[str, Any]]:
+    """Every saved job record, by id, read straight from the file (JSON or SQLite)."""
     if state.suffix == ".json":
-        return {row["id"] for row in json.loads(state.read_text())["jobs"]}
-    import sqlite3
-
+        return {row["id"]: row for row in json.loads(state.read_text())["jobs"]}
     with sqlite3.connect(state) as conn:
-        return {row[0] for row in conn.execute("SELECT id FROM asyncron_jobs")}
+        docs = [json.loads(doc) for (doc,) in conn.execute("SELECT doc FROM asyncron_jobs")]
+    return {doc["id"]: doc for doc in docs}
+
+
+def stored_ids(state: Path) -> set[str]:
+    return set(stored_rows(state))
 
 
 def test_schedule_with_function_name_is_saved_before_it_returns(state: Path) -> None:
@@ -115,9 +120,7 @@ def test_stop_is_idempotent_and_saves(state: Path) -> None:
     ps.cancel(jid)
     ps.stop()
     ps.stop()
-    if state.suffix == ".json":
-        [row] = json.loads(state.read_text())["jobs"]
-        assert row["status"] == "cancelled"
+    assert [row["status"] for row in stored_rows(state).values()] == ["cancelled"]
 
 
 def test_sqlite_by_url(tmp_path: Path) -> None:

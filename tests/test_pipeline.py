@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
-from asyncron._pipeline import (
+from asyncron import AsyncScheduler, IntervalTrigger, JobPipeline, JobStatus, PipelineStatistics
+from asyncron.errors import (
+    AsyncronError,
     CallableCancelledError,
+    DeadlockError,
+    InvalidJobError,
     InvalidPipelineError,
-    JobPipeline,
     PipelineError,
-    PipelineStatistics,
     PipelineTimeoutError,
 )
-from asyncron.errors import AsyncronError, DeadlockError, InvalidJobError
 
 pytestmark = pytest.mark.asyncio
 

@@ -5,12 +5,14 @@ import random
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from asyncron import DependencyScheduler, IntervalTrigger, JobStatus, Scheduler
 from asyncron.errors import DeadlockError, DependencyCycleError, JobLookupError
+from asyncron.testing import VirtualClock
 
 
 @pytest.fixture
@@ -74,22 +76,28 @@ def test_cancel_get_job_and_list_jobs(scheduler: Scheduler) -> None:
     assert [j.id for j in scheduler.list_jobs(status="pending")] == [b]
 
 
-def test_stop_is_idempotent_and_joins_the_loop_thread() -> None:
+def test_stop_is_idempotent_and_joins_the_loop_thread(
+    loop_threads: Callable[[], list[threading.Thread]],
+) -> None:
+    before = loop_threads()
     s = Scheduler()
     s.start()
     s.start()
-    thread = s._thread
-    assert thread is not None
+    [thread] = [t for t in loop_threads() if t not in before]  # one loop thread, however often
     s.stop()
     s.stop()
-    assert not thread.thread.is_alive()
+    assert not thread.is_alive() and loop_threads() == before
 
 
-def test_context_manager_starts_and_stops() -> None:
+def test_context_manager_starts_and_stops(
+    loop_threads: Callable[[], list[threading.Thread]],
+) -> None:
+    before = loop_threads()
     with Scheduler() as s:
         job_id = s.schedule(lambda: "ok")
         assert s.wait_job(job_id, timeout=5).result == "ok"
-    assert s._thread is None
+        assert s.engine.running and len(loop_threads()) == len(before) + 1
+    assert not s.engine.running and loop_threads() == before
 
 
 def test_callback_may_schedule_and_cancel_other_jobs(scheduler: Scheduler) -> None:
@@ -148,22 +156,19 @@ def test_blocking_call_from_the_loop_thread_is_refused(scheduler: Scheduler) -> 
 
 
 def test_register_task_and_run_pending_run_in_the_calling_thread() -> None:
-    s = Scheduler()
+    clock = VirtualClock()
+    s = Scheduler(clock=clock)
     caller = threading.get_ident()
     seen: list[int] = []
     job_id = s.register_task("report", "* * * * *", lambda: seen.append(threading.get_ident()))
     assert s.run_pending() == 0  # not due yet
-    engine = s.engine
-    job = engine._jobs[job_id]
-    assert job.next_fire is not None
-    # make it due
-    job.next_fire = datetime.now(UTC) - timedelta(seconds=1)
-    job.next_ts = job.next_fire.timestamp()
+    s.advance(60)  # due now: advance() does not run hand-driven tasks, run_pending() does
+    assert seen == []
     assert s.run_pending() == 1
     assert seen == [caller]
     snap = s.get_job(job_id)
     assert snap is not None and snap.run_count == 1 and snap.name == "report"
-    assert snap.next_run is not None and snap.next_run > datetime.now(UTC)
+    assert snap.next_run == clock.now() + timedelta(minutes=1)
     assert s.run_pending() == 0
     s.stop()
 

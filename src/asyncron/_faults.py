@@ -13,7 +13,9 @@ Unset (the normal case) every fault point costs one dictionary lookup. Names in 
 to start), ``after_start`` (the run started, its fire recorded as running), ``after_advance``
 (the job's next fire computed), ``before_finish`` (the run ended, its outcome not yet written),
 ``after_recover`` (an expired lease taken over, the re-run not started), ``before_renew`` (a
-lease renewal about to be sent).
+lease renewal about to be sent), ``mid_store_write`` (an embedded store's write half done: the
+JSON temp file written and synced but not renamed, the SQLite transaction's rows written but
+not committed).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ POINTS = frozenset(
         "before_finish",
         "after_recover",
         "before_renew",
+        "mid_store_write",
     }
 )
 

@@ -227,8 +227,13 @@ class AsyncScheduler(Engine):
     @property
     def is_leader(self) -> bool:
         """True while this scheduler fires jobs: it runs, and holds ``leader_lock`` if one was
-        given (a standby process returns False)."""
-        return self._running and (self._leader_path is None or self._leader_lock is not None)
+        given (a standby process returns False). A standby that takes over becomes the leader
+        once the store is open and its jobs are loaded, not when it wins the lock."""
+        return (
+            self._running
+            and self._dispatcher is not None
+            and (self._leader_path is None or self._leader_lock is not None)
+        )
 
     async def stop(self, timeout: float | None = None) -> None:
         """Stop firing, wait up to ``timeout`` (default ``stop_timeout``) for running jobs, then

@@ -5,12 +5,18 @@ yourself with :meth:`VirtualClock.advance` / :meth:`VirtualClock.advance_to`, or
 ``autojump=True`` and let time jump to the next deadline whenever the loop is idle (trio's
 ``MockClock`` is the model). Between two jumps the clock lets every job that fired run to its end,
 so jobs see time move only when nothing is left to do at the current instant.
+
+Two ways to move time for the cases in between: ``advance(..., wait_for_runs=False)`` fires
+what falls due without waiting for runs still going (a fire that arrives while the previous run
+of its job is in progress), and :meth:`VirtualClock.jump` moves time without firing anything
+(the process was suspended or the loop blocked: the fires now due are late).
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +37,20 @@ class _VirtualTimer:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+
+def _seconds(seconds: float | timedelta) -> float:
+    if isinstance(seconds, timedelta):
+        seconds = seconds.total_seconds()
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise TypeError(
+            f"seconds: expected a number or a timedelta, got {type(seconds).__name__} {seconds!r}"
+        )
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(
+            f"seconds: expected a finite number >= 0 (time cannot move backwards), got {seconds}"
+        )
+    return float(seconds)
 
 
 class VirtualClock(Clock):
@@ -87,27 +107,48 @@ class VirtualClock(Clock):
         if self._autojump and self._timers:
             self._ensure_jumper()
 
-    async def advance(self, seconds: float | timedelta) -> None:
+    async def advance(self, seconds: float | timedelta, *, wait_for_runs: bool = True) -> None:
         """Move time forward by ``seconds``, firing every timer due on the way, in order.
 
         Each timer fires with the clock set to its own deadline, and the loop is let run until
-        idle before time moves again.
+        idle before time moves again. By default "idle" includes the runs of every bound
+        scheduler: time moves on only once the jobs that fired have ended. With
+        ``wait_for_runs=False`` it means only that the loop has nothing ready to do: runs still
+        going (a job awaiting an event, a thread) are left running while later fires arrive,
+        which is how overlap policies, ``max_instances`` and timeouts are tested.
 
         Raises:
-            ValueError: ``seconds`` is negative.
+            ValueError: ``seconds`` is negative or not a finite number.
         """
-        if isinstance(seconds, timedelta):
-            seconds = seconds.total_seconds()
-        if seconds < 0:
-            raise ValueError(f"seconds: cannot move time backwards (got {seconds})")
-        await self._advance_to(self._now + seconds)
+        await self._advance_to(self._now + _seconds(seconds), wait_for_runs)
 
-    async def advance_to(self, when: datetime) -> None:
-        """Move time forward to ``when`` (aware; naive is read as UTC).
+    async def advance_to(self, when: datetime, *, wait_for_runs: bool = True) -> None:
+        """Move time forward to ``when`` (aware; naive is read as UTC); ``wait_for_runs`` as
+        in :meth:`advance`.
 
         Raises:
             ValueError: ``when`` is before the current virtual time.
         """
+        await self._advance_to(self._target(when), wait_for_runs)
+
+    def jump(self, seconds: float | timedelta) -> None:
+        """Move time forward by ``seconds`` at once, firing nothing (trio's ``MockClock.jump``).
+
+        It is what a suspended process or a blocked loop looks like: the timers that became due
+        have not fired, and the fires they stand for run late, when a scheduler next looks at
+        the clock: at the next :meth:`advance` (``await clock.advance(0)``) or autojump, or
+        when a change to its jobs wakes it. That is how misfire handling is tested; and an
+        operation made right after the jump (``pause``, ``reschedule``, ...) happens at the
+        same instant as those fires, before the dispatcher has seen them.
+
+        Raises:
+            ValueError: ``seconds`` is negative or not a finite number.
+        """
+        self._now += _seconds(seconds)
+
+    def _target(self, when: datetime) -> float:
+        if not isinstance(when, datetime):
+            raise TypeError(f"when: expected a datetime, got {type(when).__name__} {when!r}")
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         target = when.timestamp()
@@ -115,26 +156,26 @@ class VirtualClock(Clock):
             raise ValueError(
                 f"when: {when.isoformat()} is before the clock's current time {self.now().isoformat()}"
             )
-        await self._advance_to(target)
+        return target
 
     async def wait_idle(self) -> None:
         """Return once the loop and every bound scheduler have nothing left to do right now."""
         await self._settle()
 
-    async def _advance_to(self, target: float) -> None:
+    async def _advance_to(self, target: float, wait_for_runs: bool = True) -> None:
         self._advancing += 1
         try:
-            await self._settle()
+            await self._settle(wait_for_runs)
             while True:
                 self._drop_cancelled()
                 if not self._timers or self._timers[0][0] > target:
                     break
                 self._now = max(self._now, self._timers[0][0])
                 self._fire_due()
-                await self._settle()
+                await self._settle(wait_for_runs)
             self._now = max(self._now, target)
             self._fire_due()
-            await self._settle()
+            await self._settle(wait_for_runs)
         finally:
             self._advancing -= 1
 
@@ -153,18 +194,22 @@ class VirtualClock(Clock):
     def _busy(self) -> bool:
         return any(probe() for probe in self._probes)
 
-    async def _settle(self) -> None:
-        """Wait until nothing is ready to run on the loop and no bound scheduler is busy."""
+    async def _settle(self, wait_for_runs: bool = True) -> None:
+        """Wait until nothing is ready to run on the loop and (with ``wait_for_runs``) no bound
+        scheduler is busy."""
         loop = asyncio.get_running_loop()
+        ready = getattr(loop, "_ready", None)  # asyncio's run queue; absent on uvloop
+        # Without the run queue to look at, "nothing ready" can only be estimated by passes:
+        # a fire reaches a job's first await in about five, so twenty leave a wide margin.
+        needed = 3 if ready is not None or wait_for_runs else 20
         quiet = 0
         spins = 0
-        while quiet < 3:
+        while quiet < needed:
             await asyncio.sleep(0)
-            ready = getattr(loop, "_ready", None)  # asyncio's run queue; absent on uvloop
             if ready:
                 quiet = 0
                 continue
-            if self._busy():
+            if wait_for_runs and self._busy():
                 quiet = 0
                 # Work is in flight off the loop (a thread) or on a real-time timer. Spin through
                 # the loop (each pass polls the selector, so a thread's result is picked up at

@@ -6,6 +6,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -158,11 +159,35 @@ def test_stopped_node_past_its_lease_is_fenced_and_its_fires_recovered_once(
     assert len(lost) == counts["reran"] + counts["abandoned"], zombie[-2000:]
 
 
-@pytest.mark.skipif(os.environ.get("ASYNCRON_SOAK") != "1", reason="soak run: ASYNCRON_SOAK=1")
-def test_soak_ten_kills_over_ten_thousand_fires(pg_dsn: str, schema: str, tmp_path: Path) -> None:
-    """[S] 3 nodes, 12,000 fires in 24 s, one node SIGKILLed and restarted every 2 s."""
+def _node_with_runs_in_flight(
+    schema: str, live: list[subprocess.Popen[str]], rng: random.Random
+) -> subprocess.Popen[str]:
+    """A live node that owns a running fire right now (found within 1 s), else any live node."""
+    for _ in range(100):
+        rows = sql(f"SELECT DISTINCT owner FROM \"{schema}\".fires WHERE state = 'running'")
+        pids = {int(str(r[0]).split(":")[1]) for r in rows}  # owner: host:pid:token
+        busy = [proc for proc in live if proc.pid in pids]
+        if busy:
+            return busy[rng.randrange(len(busy))]
+        time.sleep(0.01)
+    return live[rng.randrange(len(live))]
+
+
+# The soak docs/reliability.md quotes runs with ASYNCRON_SOAK=1; by default a short version of
+# the same scenario (same jobs, same kill cadence, fewer kills) runs, so CI exercises it too.
+SOAK = os.environ.get("ASYNCRON_SOAK") == "1"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "kills", "expected"), [(24.0, 10, 10_000)] if SOAK else [(4.0, 2, 1_900)]
+)
+def test_soak_sigkills_a_node_every_two_seconds_and_loses_nothing(
+    pg_dsn: str, schema: str, tmp_path: Path, seconds: float, kills: int, expected: int
+) -> None:
+    """[S] 3 nodes, 100 jobs at 200 ms (500 fires/s), one node SIGKILLed and restarted every
+    2 s: 24 s and 10 kills with ASYNCRON_SOAK=1, 4 s and 2 kills by default (about 15 s)."""
     start = time.time() + 3.0
-    end = start + 24.0
+    end = start + seconds
     jobs = plan_jobs(
         start,
         end,
@@ -186,9 +211,12 @@ def test_soak_ten_kills_over_ten_thousand_fires(pg_dsn: str, schema: str, tmp_pa
     rng = random.Random(7)
     try:
         live = cluster.start(3)
-        for k in range(10):
+        for k in range(kills):
             time.sleep(max(0.0, start + 1.0 + 2.0 * k + rng.random() - time.time()))
-            victim = live.pop(rng.randrange(len(live)))
+            # All 100 jobs fire in step and run 50 ms of each 200 ms, so a node killed at a
+            # random instant is idle three times in four: kill one with runs in flight.
+            victim = _node_with_runs_in_flight(schema, live, rng)
+            live.remove(victim)
             cluster.kill(victim)
             live.extend(cluster.start(1))
         cluster.wait()
@@ -198,4 +226,9 @@ def test_soak_ten_kills_over_ten_thousand_fires(pg_dsn: str, schema: str, tmp_pa
     Path(os.environ.get("ASYNCRON_SOAK_REPORT", tmp_path / "soak.json")).write_text(
         json.dumps(counts)
     )
-    assert counts["expected"] >= 10_000
+    assert counts["expected"] >= expected
+    # the kills landed mid-run: interrupted fires were re-run or recorded abandoned (with ten
+    # kills, always both kinds)
+    assert counts["reran"] + counts["abandoned"] > 0
+    if SOAK:
+        assert counts["reran"] > 0 and counts["abandoned"] > 0

@@ -33,3 +33,9 @@ def test_sigkilled_writer_never_leaves_an_invalid_store(tmp_path: Path, kind: st
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["ok"], f"seed {seed} (replay with ASYNCRON_SEED={seed}): {result}"
     assert result["acknowledged_adds"] > 0
+    # The kills did land mid-write: every fourth writer died at the mid_store_write fault point
+    # (a write half done), and for JSON each of those left its temp file behind, as would any
+    # random kill that cut a write short.
+    assert result["killed_at_fault_point"] == KILLS // 4
+    if kind == "json":
+        assert result["torn_temp_files"] >= result["killed_at_fault_point"]

@@ -1,19 +1,33 @@
-"""Encryption at rest: key ids, rotation, wrong keys, tampering, no plaintext (RELIABILITY E)."""
+"""Encryption at rest: key ids, rotation, wrong keys, tampering, no plaintext (RELIABILITY E).
+
+Every test here needs ``cryptography`` (the ``[crypto]`` extra, part of ``[test]``); without it
+this module, and only this one, is skipped.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
-import persist_jobs
 import pytest
 
-from asyncron import AsyncScheduler, IntervalTrigger
-from asyncron._crypto import Keyring
-from asyncron._persistence import StoreJournal
-from asyncron.stores import DecryptionError, JsonFileStore, SQLiteStore
+pytest.importorskip("cryptography", reason="encryption at rest needs the [crypto] extra")
+
+import persist_jobs
+
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
+from asyncron.stores import (
+    DecryptionError,
+    FunctionRegistry,
+    JsonFileStore,
+    Keyring,
+    SQLiteStore,
+    StoreJournal,
+)
 from asyncron.testing import VirtualClock
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -22,8 +36,11 @@ CANARY = "s3cr3t-CANARY"
 
 
 def journal(path: Path, keyring: Keyring | None) -> StoreJournal:
+    """A journal on ``path`` whose registry knows ``persist_jobs.record`` as ``"record"``."""
+    registry = FunctionRegistry()
+    registry.register("record", persist_jobs.record)
     store = SQLiteStore(path) if path.suffix == ".db" else JsonFileStore(path)
-    return StoreJournal(store, keyring=keyring)
+    return StoreJournal(store, registry=registry, keyring=keyring)
 
 
 @pytest.fixture(params=["state.json", "jobs.db"])
@@ -104,7 +121,6 @@ async def schedule_secret_jobs_plain(path: Path) -> str:
 
 
 def _digest_rows(path: Path, ids: list[str]) -> str:
-    import json
     import sqlite3
 
     if path.suffix == ".db":
@@ -162,8 +178,95 @@ def test_nonces_never_repeat() -> None:
 def test_keyring_validates_keys_and_never_shows_them() -> None:
     from asyncron.errors import InvalidJobError
 
-    with pytest.raises(InvalidJobError, match="32-byte"):
-        Keyring({"k": b"short"})
-    with pytest.raises(InvalidJobError, match="'k2' is not in the keyring"):
+    with pytest.raises(InvalidJobError, match=r"keys\['k1'\]: expected a 32-byte") as info:
+        Keyring({"k1": b"short"})
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(InvalidJobError, match="'k2' is not in the keyring") as info:
         Keyring({"k1": K1}, active="k2")
+    assert isinstance(info.value, ValueError)
     assert K1 not in repr(Keyring({"k1": K1}))
+
+
+# -- restarts with and without the key (from the persistence conformance audit) -------------------
+
+
+@pytest.mark.asyncio
+async def test_wrong_key_leaves_those_jobs_unresolved_and_others_load(path: Path) -> None:
+    k1 = Keyring.generate_key()
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, Keyring({"k1": k1}))) as s:
+        secret = await s.schedule(
+            persist_jobs.record, trigger="@hourly", args=("card",), function_name="record"
+        )
+    async with AsyncScheduler(
+        clock=VirtualClock(), store=journal(path, None)
+    ) as s:  # no keyring: the encrypted job is kept aside, a plain one is added
+        plain = await s.schedule(
+            persist_jobs.record, trigger="@hourly", args=("public",), function_name="record"
+        )
+    before = file_bytes(path)
+    wrong = journal(path, Keyring({"k9": Keyring.generate_key()}))
+    async with AsyncScheduler(clock=VirtualClock(), store=wrong) as s:
+        unresolved = await s.list_jobs(JobStatus.UNRESOLVED)
+        ok = await s.get_job(plain)
+    assert [u.id for u in unresolved] == [secret]
+    assert unresolved[0].error is not None and "k1" in unresolved[0].error
+    assert ok is not None and ok.status is JobStatus.PENDING
+    if path.suffix == ".json":
+        doc_before = json.loads(before)
+        doc_after = json.loads(file_bytes(path))
+        row = next(r for r in doc_before["jobs"] if r["id"] == secret)
+        assert row in doc_after["jobs"]
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, Keyring({"k1": k1}))) as s:
+        back = await s.get_job(secret)
+    assert back is not None and back.args == ("card",)
+
+
+@pytest.mark.asyncio
+async def test_encrypted_arguments_round_trip_with_the_right_key(path: Path) -> None:
+    ring = Keyring({"k1": Keyring.generate_key()})
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, ring)) as s:
+        jid = await s.schedule(
+            persist_jobs.record,
+            trigger="@hourly",
+            args=(Decimal("9.99"),),
+            kwargs={"value": "4111-1111"},
+            function_name="record",
+        )
+    assert b"4111" not in file_bytes(path)
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, ring)) as s:
+        job = await s.get_job(jid)
+    assert job is not None and job.args == (Decimal("9.99"),)
+    assert job.kwargs == {"value": "4111-1111"}
+
+
+@pytest.mark.asyncio
+async def test_missing_keyring_for_encrypted_jobs_says_what_to_do(path: Path) -> None:
+    ring = Keyring({"k1": Keyring.generate_key()})
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, ring)) as s:
+        jid = await s.schedule(
+            persist_jobs.record, trigger="@hourly", args=(1,), function_name="record"
+        )
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, None)) as s:
+        job = await s.get_job(jid)
+    assert job is not None and job.status is JobStatus.UNRESOLVED
+    assert job.error is not None and "keyring" in job.error.lower()
+
+
+@pytest.mark.asyncio
+async def test_adding_the_key_later_brings_the_job_back(path: Path) -> None:
+    k1 = Keyring.generate_key()
+    ring = Keyring({"k1": k1})
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, ring)) as s:
+        jid = await s.schedule(
+            persist_jobs.record, trigger="@hourly", args=(1,), function_name="record"
+        )
+    k2 = Keyring.generate_key()
+    async with AsyncScheduler(
+        clock=VirtualClock(), store=journal(path, Keyring({"k1": k1, "k2": k2}, active="k2"))
+    ) as s:
+        job = await s.get_job(jid)
+        await s.modify(jid, args=(2,))
+    assert job is not None and job.status is JobStatus.PENDING
+    async with AsyncScheduler(clock=VirtualClock(), store=journal(path, Keyring({"k2": k2}))) as s:
+        again = await s.get_job(jid)
+    assert again is not None and again.args == (2,)

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from asyncron import CronTrigger, IntervalTrigger, OnceTrigger
-from asyncron._persistence import MisfirePolicy, plan_misfires
 from asyncron.errors import InvalidJobError
+from asyncron.stores import MisfirePolicy, plan_misfires
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOURLY = CronTrigger.from_expression("0 * * * *", "UTC")

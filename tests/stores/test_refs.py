@@ -11,8 +11,9 @@ from pathlib import Path
 import persist_jobs
 import pytest
 
-from asyncron._refs import FunctionRegistry, derive_ref
+from asyncron._refs import derive_ref
 from asyncron.errors import InvalidJobError
+from asyncron.stores import FunctionRegistry
 
 
 class _Thing:
@@ -78,7 +79,7 @@ def test_loading_never_imports_a_module_outside_allowed_prefixes(tmp_path: Path)
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from asyncron._refs import FunctionRegistry
+        from asyncron.stores import FunctionRegistry
         before = set(sys.modules)
         try:
             FunctionRegistry().resolve("evil_side_effect:run")
@@ -99,7 +100,7 @@ def test_allowed_prefix_may_be_imported(tmp_path: Path) -> None:
         f"""
         import sys
         sys.path.insert(0, {str(tmp_path)!r})
-        from asyncron._refs import FunctionRegistry
+        from asyncron.stores import FunctionRegistry
         print(FunctionRegistry(allowed_modules=["myapp_jobs_x"]).resolve("myapp_jobs_x:run")())
         """
     )

@@ -11,9 +11,14 @@ import persist_jobs
 import pytest
 
 from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus
-from asyncron._persistence import MisfirePolicy, StoreJournal
 from asyncron.errors import InvalidJobError
-from asyncron.stores import JsonFileStore, SQLiteStore, StoreLockedError
+from asyncron.stores import (
+    JsonFileStore,
+    MisfirePolicy,
+    SQLiteStore,
+    StoreJournal,
+    StoreLockedError,
+)
 from asyncron.testing import VirtualClock
 
 pytestmark = pytest.mark.asyncio
@@ -59,10 +64,11 @@ async def test_missed_cron_fires_coalesce_into_one_late_run_by_default(url: str)
             persist_jobs.record, trigger=CronTrigger.from_expression("0 * * * *", "UTC"),
             args=("hourly",),
         )  # fmt: skip
-    s, clock = engine(url, T0 + timedelta(hours=5, minutes=30))
+    journal = StoreJournal(_store(url))
+    s, clock = engine(journal, T0 + timedelta(hours=5, minutes=30))
     async with s:
         await clock.advance(1)
-        plan = s._journal.misfires[jid]  # type: ignore[union-attr]
+        plan = journal.misfires[jid]
         assert plan.missed == 5 and plan.skipped == 4
         job = await s.get_job(jid)
         assert job is not None and job.run_count == 1
@@ -145,10 +151,9 @@ async def test_unregistered_function_is_kept_untouched_and_comes_back(url: str) 
         )  # fmt: skip
         other = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("o",))
     before = await _raw_row(url, jid)
-    s, clock = engine(url, T0 + timedelta(minutes=1))
+    journal = StoreJournal(_store(url))
+    s, clock = engine(journal, T0 + timedelta(minutes=1))
     async with s:
-        journal = s._journal
-        assert isinstance(journal, StoreJournal)
         [unresolved] = journal.unresolved
         assert unresolved.id == jid and "billing.send_v1" in unresolved.reason
         shown = await s.get_job(jid)
@@ -169,11 +174,20 @@ async def test_unknown_time_zone_in_store_is_unresolved_not_deleted(url: str) ->
     s, _clock = engine(url, T0)
     async with s:
         jid = await s.schedule(persist_jobs.record, trigger="0 3 * * *", args=("tz",))
+        other = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("o",))
     await _edit_trigger_zone(url, jid, "Mars/Olympus")
-    s, _clock = engine(url, T0)
+    before = await _raw_row(url, jid)
+    assert "Mars/Olympus" in before
+    s, clock = engine(url, T0)
     async with s:
-        [u] = s._journal.unresolved  # type: ignore[union-attr]
-        assert "Mars/Olympus" in u.reason
+        [shown] = await s.list_jobs("unresolved")
+        assert shown.id == jid and shown.error is not None and "Mars/Olympus" in shown.error
+        await clock.advance(2 * 3600)  # the other job fires and is saved twice
+        ran = await s.get_job(other)
+        assert ran is not None and ran.run_count == 2
+    # Read the row back after the store was rewritten: still there, byte for byte.
+    assert await _raw_row(url, jid) == before
+    assert ("tz", None) not in persist_jobs.CALLS
 
 
 async def test_lambda_is_refused_at_schedule_time_with_advice(url: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -133,7 +134,11 @@ async def test_second_process_on_same_file_gets_clear_error(tmp_path: Path, name
         out = subprocess.run(  # noqa: ASYNC221 - a short child process
             [sys.executable, "-c", code], capture_output=True, text=True
         )
-        assert "LOCKED" in out.stdout and "already open in another process (pid" in out.stdout
+        assert out.returncode == 0, out.stderr
+        assert "LOCKED" in out.stdout
+        # The message names the holder: this process, by its real pid, and the lock file.
+        assert f"already open in another process (pid {os.getpid()})" in out.stdout
+        assert f"(lock file {path}.lock)" in out.stdout
         assert "PostgreSQL" in out.stdout
     finally:
         await store.close()

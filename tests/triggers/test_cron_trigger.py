@@ -43,10 +43,11 @@ def test_cron_default_zone_is_local_zone() -> None:
 
 def test_cron_trigger_is_immutable() -> None:
     trigger = CronTrigger("* * * * *", "UTC")
-    with pytest.raises(AttributeError, match="immutable"):
-        trigger._expression = "0 0 * * *"  # type: ignore[misc]
-    with pytest.raises(AttributeError):
-        trigger.expression = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="CronTrigger is immutable; cannot set 'timezone'"):
+        trigger.timezone = ZoneInfo("Europe/Berlin")  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="CronTrigger is immutable; cannot set 'expression'"):
+        trigger.expression = "0 0 * * *"  # type: ignore[misc]
+    assert trigger == CronTrigger("* * * * *", "UTC") and trigger.expression == "* * * * *"
 
 
 def test_cron_trigger_repr_and_str() -> None:

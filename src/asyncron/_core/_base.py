@@ -388,6 +388,9 @@ class EngineBase:
     def _start_fire(self, job: JobState, fire_ts: float, now: float) -> None:
         raise NotImplementedError  # _dispatch
 
+    def _record_misfire(self, job: JobState, fire_ts: float, now: float) -> None:
+        raise NotImplementedError  # _dispatch
+
     def _start_held(self, job: JobState, now: float | None = None) -> None:
         raise NotImplementedError  # _dispatch
 

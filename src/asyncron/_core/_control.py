@@ -21,7 +21,7 @@ from ..errors import InvalidJobError, JobStateError
 from ..triggers.interval import IntervalTrigger
 from ._base import EngineBase
 from ._outcomes import history_records
-from ._rules import Decision, Entry, decide
+from ._rules import Decision, Entry, decide, lateness
 from ._state import JobState, _dt
 
 __all__ = ["Control"]
@@ -134,8 +134,14 @@ class Control(EngineBase):
         if nxt is not None and ts is not None:
             now = self._clock.time()
             grace = job.opts.misfire_grace_time
-            if ts <= now and (not catch_up or (grace is not None and now - ts > grace)):
-                self._misfires += 1
+            late = grace is not None and lateness(job, ts, now) > grace
+            if ts <= now and (not catch_up or late):
+                if late:
+                    # A fire held while paused and now later than the grace time is a misfire
+                    # like any other: counted, logged and published (FireMisfired), then skipped.
+                    self._record_misfire(job, ts, now)
+                else:
+                    self._misfires += 1
                 self._advance(job, ts, now)
             else:
                 self._set_next(job, nxt)

@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .._faults import fault_point
 from ..errors import StoreError, StoreLockedError
 
 __all__ = ["FileLock", "atomic_write", "move_aside"]
@@ -110,6 +111,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             written = os.write(fd, view)
             view = view[written:]
         os.fsync(fd)
+        fault_point("mid_store_write")
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._faults import fault_point
 from .._serialize import dumps
 from ..abc import StoredJob
 from ..errors import StoreError, StoreVersionError
@@ -169,6 +170,7 @@ class SQLiteStore(ThreadedStore):
                 )
                 if remove:
                     conn.executemany("DELETE FROM asyncron_jobs WHERE id=?", remove)
+                fault_point("mid_store_write")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
