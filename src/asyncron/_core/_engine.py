@@ -202,3 +202,8 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         if self._events.subscriptions:
             self._events.emit(SchedulerStopped(timestamp=_dt(self._clock.time())))
             self._events.close_all()
+            # sync callbacks run in threads: let them see every event, SchedulerStopped last
+            if not await self._events.drain(self._stop_timeout):
+                logger.warning(
+                    "stop: event subscribers still busy after %.1f s", self._stop_timeout
+                )
