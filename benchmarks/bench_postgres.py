@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import os
 import secrets
@@ -139,6 +140,8 @@ async def node_aps4(cfg: dict[str, Any]) -> None:
 
 def run_node() -> None:
     kind, cfg = sys.argv[2], json.loads(sys.argv[3])
+    # a node that does not stop shows where it hangs (in the error the driver prints)
+    faulthandler.dump_traceback_later(max(1.0, cfg["until"] - time.time() + 30), exit=True)
     if kind == "asyncron-kill":
         asyncio.run(node_asyncron_kill(cfg))
         return
@@ -200,7 +203,12 @@ def measure(kind: str, nodes: int, args: argparse.Namespace) -> dict[str, Any]:
                     )
         runs, late = 0, []
         for proc in procs:
-            out, err = proc.communicate(timeout=base["until"] - time.time() + 60)
+            try:
+                out, err = proc.communicate(timeout=base["until"] - time.time() + 60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+                raise RuntimeError(f"{kind} node did not stop: {err[-3000:]}") from None
             line = next((ln for ln in out.splitlines() if ln.startswith("@@RESULT ")), None)
             if line is None:
                 raise RuntimeError(f"{kind} node failed: {err[-2000:]}")
