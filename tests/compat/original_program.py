@@ -100,7 +100,9 @@ interval = IntervalTrigger(minutes=1, seconds=30)
 check(interval.interval_seconds == 90, "IntervalTrigger.interval_seconds")
 start = datetime(2030, 1, 1, 8, 0)
 grid = IntervalTrigger(hours=1, start_time=start, end_time=start + timedelta(hours=3))
-check(grid.get_next_run(datetime(2030, 1, 1, 9, 30)) == datetime(2030, 1, 1, 10, 0), "interval grid")
+check(
+    grid.get_next_run(datetime(2030, 1, 1, 9, 30)) == datetime(2030, 1, 1, 10, 0), "interval grid"
+)
 check(grid.get_next_run(datetime(2030, 1, 1, 11, 0)) is None, "interval end_time")
 check(interval.get_type() == TriggerType.INTERVAL, "IntervalTrigger type")
 
@@ -123,8 +125,13 @@ check(tea.run_at > datetime.now() and (tea.run_at.hour, tea.run_at.minute) == (2
 
 # -- jobs built by hand ------------------------------------------------------------------
 later = Job(id="later", name="later", func=lambda: None, trigger=OnceTrigger(in_two_hours))
-sooner = Job(id="sooner", name="sooner", func=lambda a, b: a + b, args=(2, 3),
-             trigger=OnceTrigger(in_two_hours - timedelta(hours=1)))
+sooner = Job(
+    id="sooner",
+    name="sooner",
+    func=lambda a, b: a + b,
+    args=(2, 3),
+    trigger=OnceTrigger(in_two_hours - timedelta(hours=1)),
+)
 check([j.id for j in sorted([later, sooner])] == ["sooner", "later"], "jobs order by next_run")
 check(sooner.execute() == 5 and sooner.status == JobStatus.COMPLETED, "Job.execute()")
 broken = Job(id="broken", name="broken", func=sync_inventory, trigger=OnceTrigger(in_two_hours))
@@ -132,14 +139,21 @@ try:
     broken.execute()
 except RuntimeError:
     pass
-check(broken.status == JobStatus.FAILED and broken.error == "inventory service unavailable",
-      "a failed execute() records the error")
+check(
+    broken.status == JobStatus.FAILED and broken.error == "inventory service unavailable",
+    "a failed execute() records the error",
+)
 
 # -- the scheduler -----------------------------------------------------------------------
 scheduler = Scheduler(max_workers=4)
 beat = scheduler.schedule(heartbeat, name="heartbeat", trigger=every(seconds=1))
-report = scheduler.schedule(send_report, name="report", args=("ceo@example.com",),
-                            kwargs={"fmt": "html"}, trigger=cron("0 7 * * *"))
+report = scheduler.schedule(
+    send_report,
+    name="report",
+    args=("ceo@example.com",),
+    kwargs={"fmt": "html"},
+    trigger=cron("0 7 * * *"),
+)
 inventory = scheduler.schedule(sync_inventory, name="inventory", trigger=every(hours=6))
 check(all(j.startswith("job_") for j in (beat, report, inventory)), "job ids start with job_")
 check(scheduler.get_job(beat).name == "heartbeat", "get_job")
@@ -193,15 +207,22 @@ persistent.start()
 check(wait_until(lambda: loaded[0].status == JobStatus.COMPLETED), "the stored job ran")
 with events_lock:
     check("report ops@example.com csv" in events, "with its stored arguments")
-new_id = persistent.schedule(send_report, function_name="send_report", name="weekly",
-                             args=("board@example.com",), trigger=cron("0 9 * * 1"))
+new_id = persistent.schedule(
+    send_report,
+    function_name="send_report",
+    name="weekly",
+    args=("board@example.com",),
+    trigger=cron("0 9 * * 1"),
+)
 persistent.stop()
 with open(STATE_FILE) as f:
     state = json.load(f)
 saved = {j["id"]: j for j in state["jobs"]}
 check("saved_at" in state and new_id in saved, "stop() saved the state")
-check(saved[new_id]["function"] == "send_report" and saved[new_id]["args"] == ["board@example.com"],
-      "the saved job names its function and arguments")
+check(
+    saved[new_id]["function"] == "send_report" and saved[new_id]["args"] == ["board@example.com"],
+    "the saved job names its function and arguments",
+)
 
 # -- a pipeline --------------------------------------------------------------------------
 pipeline = JobPipeline(Scheduler())

@@ -19,9 +19,7 @@ def test_original_program_runs_with_only_the_import_changed(tmp_path: Path) -> N
     ported = source.replace(f"from {ORIGINAL}", "from asyncron.compat")
     # nothing but the two import lines differs
     changed = [
-        (a, b)
-        for a, b in zip(source.splitlines(), ported.splitlines(), strict=True)
-        if a != b
+        (a, b) for a, b in zip(source.splitlines(), ported.splitlines(), strict=True) if a != b
     ]
     assert len(changed) == 2
     program = tmp_path / "program.py"
