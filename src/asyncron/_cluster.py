@@ -71,7 +71,6 @@ def _cluster_limit(job: _JobState) -> int | None:
         return max(1, opts.max_instances - (job.running - 1))
     return None
 
-
 logger = logging.getLogger("asyncron")
 
 T = TypeVar("T")
@@ -162,7 +161,9 @@ class ClusterJournal(StoreJournal):
         super().__init__(store, **options)
         self.pg: PostgresStore = store
         self.lease = float(lease)
-        self.node_id = node_id or (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
+        self.node_id = node_id or (
+            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        )
         self.poll_interval = float(poll_interval)
         self.max_clock_lead = float(max_clock_lead)
         self.max_early_wait = float(max_early_wait)
@@ -421,9 +422,7 @@ class ClusterJournal(StoreJournal):
                     continue
                 if self._running.get(key) == token:
                     self._lose_lease(key)
-            stale = [
-                k for k in self._confirmed if k not in self._running and k not in self._claimed
-            ]
+            stale = [k for k in self._confirmed if k not in self._running and k not in self._claimed]
             for key in stale:
                 del self._confirmed[key]
 

@@ -1322,9 +1322,7 @@ class AsyncScheduler:
         by_status: dict[str, int] = {s.value: 0 for s in JobStatus}
         for job in self._jobs.values():
             by_status[job.status.value] += 1
-        unresolved = len(
-            self._unresolved()
-        )  # stored jobs kept but not loaded (list_jobs shows them)
+        unresolved = len(self._unresolved())  # stored jobs kept but not loaded (list_jobs shows them)
         by_status[JobStatus.UNRESOLVED.value] += unresolved
         late = sorted(self._lateness)
         return SchedulerStatistics(
@@ -1614,11 +1612,8 @@ class AsyncScheduler:
             try:
                 shared = await cluster(job_id, runs)
             except Exception as exc:
-                logger.warning(
-                    "describe(%r): the cluster's runs could not be read: %s", job_id, exc
-                )
+                logger.warning("describe(%r): the cluster's runs could not be read: %s", job_id, exc)
             else:
-
                 def key(r: RunRecord) -> tuple[int, int]:
                     return round(r.scheduled_at.timestamp() * 1_000_000), r.attempt
 

@@ -409,7 +409,8 @@ RETURNING id
                     changed.extend(r["id"] for r in result)
                 if changed:
                     await conn.execute(
-                        f"INSERT INTO {s}.changes (job_id, node) SELECT unnest($1::text[]), $2",
+                        f"INSERT INTO {s}.changes (job_id, node) "
+                        f"SELECT unnest($1::text[]), $2",
                         changed,
                         self.node_id,
                     )
@@ -602,7 +603,8 @@ RETURNING id
     async def changes_since(self, seq: int, limit: int = 5000) -> tuple[list[tuple[str, str]], int]:
         """Changed job ids after ``seq`` as ``(job_id, node)``, and the newest seq seen."""
         rows = await self._p().fetch(
-            f"SELECT seq, job_id, node FROM {self._s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            f"SELECT seq, job_id, node FROM {self._s}.changes WHERE seq > $1 ORDER BY seq "
+            f"LIMIT $2",
             seq,
             limit,
         )
