@@ -25,7 +25,7 @@ import threading
 import traceback as tb_module
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -659,6 +659,9 @@ class AsyncScheduler:
             stand by, retrying every ``leader_retry`` seconds, and one of them takes over when
             the holder stops or dies (the OS releases its lock). See docs/web.md.
         leader_retry: seconds between a standby's attempts to take the lock (default 1).
+        executor: a ``concurrent.futures.Executor`` that runs sync callables instead of the
+            scheduler's own thread pool (``max_workers`` then does not apply); the scheduler
+            never shuts it down.
 
     Every method must be called from the loop the scheduler runs on; from other threads use the
     :class:`~asyncron.Scheduler` facade.
@@ -675,7 +678,13 @@ class AsyncScheduler:
         store_options: dict[str, Any] | None = None,
         leader_lock: str | os.PathLike[str] | None = None,
         leader_retry: float = 1.0,
+        executor: Executor | None = None,
     ) -> None:
+        if executor is not None and not isinstance(executor, Executor):
+            raise InvalidJobError(
+                f"executor: expected a concurrent.futures.Executor, got {type(executor).__name__}"
+            )
+        self._own_executor = executor is None
         if leader_lock is not None and not isinstance(leader_lock, str | os.PathLike):
             raise InvalidJobError(f"leader_lock: expected a file path, got {leader_lock!r}")
         if (
@@ -705,7 +714,7 @@ class AsyncScheduler:
         self._stop_timeout = float(stop_timeout)
         self._jobs: dict[str, _JobState] = {}
         self._heap: DeadlineHeap[_JobState] = DeadlineHeap()
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: Executor | None = executor
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._stopping = False
@@ -895,7 +904,7 @@ class AsyncScheduler:
                     abandoned,
                     wait_for,
                 )
-        if self._executor is not None:
+        if self._executor is not None and self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
         # callers of wait_job() on jobs that will not end now are told so, not left waiting

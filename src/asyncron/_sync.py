@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from ._dispatch import as_executor
 from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
 from ._scheduler import AsyncScheduler, _await, run_context, worker_owner
 from .abc import Clock, Trigger
-from .errors import DeadlockError, DependencyCycleError, SchedulerStateError
+from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
 
 __all__ = ["DependencyScheduler", "Scheduler"]
 
@@ -124,7 +125,13 @@ class Scheduler:
     ``run_now`` through the facade) is refused with :class:`~asyncron.errors.DeadlockError`.
 
     Args:
-        max_workers: size of the thread pool that runs sync jobs.
+        dispatcher: what runs due sync callbacks, for :meth:`run_pending` and the background
+            loop alike: a ``concurrent.futures.Executor``, or any object with
+            ``submit(fn, *args)`` or ``dispatch(fn)`` (it must call ``fn`` once, in any thread;
+            the scheduler learns the outcome when it returns). None: the scheduler's own thread
+            pool (and the calling thread for ``run_pending``). Async callbacks always run on the
+            scheduler's loop.
+        max_workers: size of the thread pool that runs sync jobs (without a dispatcher).
         stop_timeout: how long :meth:`stop` waits for running jobs.
         clock: the time source (tests).
         use_uvloop: run the loop thread on uvloop (default: when installed).
@@ -134,6 +141,7 @@ class Scheduler:
 
     def __init__(
         self,
+        dispatcher: object | None = None,
         *,
         max_workers: int | None = None,
         stop_timeout: float = 10.0,
@@ -144,6 +152,10 @@ class Scheduler:
         options: dict[str, Any] = {}
         if leader_lock is not None:
             options["leader_lock"] = leader_lock
+        self._dispatch: concurrent.futures.Executor | None = None
+        if dispatcher is not None:
+            self._dispatch = options["executor"] = as_executor(dispatcher)
+        self._test_mode = False
         self._engine = self._make_engine(
             clock=clock, max_workers=max_workers, stop_timeout=stop_timeout, **options
         )
@@ -159,6 +171,24 @@ class Scheduler:
     def engine(self) -> AsyncScheduler:
         """The async engine behind this facade (await its methods from async jobs)."""
         return self._engine
+
+    @property
+    def test_mode(self) -> bool:
+        """False (the default) is production mode: a scheduler with a durable store keeps the
+        callbacks it stores (function reference and arguments) encrypted and authenticated, and
+        reports a record that fails to decrypt or verify (it is kept aside, never run) without
+        stopping. True bypasses that, for tests: plain records, no keyring needed.
+        """
+        return self._test_mode
+
+    @test_mode.setter
+    def test_mode(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidJobError(f"test_mode: expected True or False, got {value!r}")
+        self._set_test_mode(value)
+
+    def _set_test_mode(self, value: bool) -> None:
+        self._test_mode = value
 
     @property
     def loop_thread(self) -> threading.Thread | None:
@@ -362,7 +392,8 @@ class Scheduler:
         return self._engine.schedule_nowait(callback, name, trigger, manual=True)
 
     def run_pending(self) -> int:
-        """Run every due job once, in the calling thread, and return how many ran.
+        """Run every due job once, in the calling thread (with a dispatcher: handed to it, and
+        waited for), and return how many ran.
 
         Due means: tasks added with :meth:`register_task`, and, while the scheduler is not
         started, any scheduled job whose time has come. A failing callback is recorded on its
@@ -372,17 +403,28 @@ class Scheduler:
             "run_pending", self._engine.take_due_for_caller, not self._engine.running
         )
         thread = self._loop_thread()
+        dispatch = self._dispatch
+        # With a dispatcher every due sync callback is handed over first, then awaited: they
+        # run side by side there (each task still only once at a time: a claimed job is
+        # marked running until it is finished below).
+        handed: dict[int, concurrent.futures.Future[Any]] = {}
+        if dispatch is not None:
+            for i, (job, _, fire_ts) in enumerate(claimed):
+                if not job.is_async:
+                    handed[i] = dispatch.submit(run_context(job, fire_ts).run, job.call)
         interrupt: BaseException | None = None
-        for job, started, fire_ts in claimed:
+        for i, (job, started, fire_ts) in enumerate(claimed):
             result: Any = None
             error: BaseException | None = None
             try:
-                if job.is_async:
+                if i in handed:
+                    result = handed[i].result()
+                elif job.is_async:
                     result = thread.call(job.call)
                 else:
                     result = run_context(job, fire_ts).run(job.call)
-                    if inspect.isawaitable(result):
-                        result = thread.call(_await, result)
+                if not job.is_async and inspect.isawaitable(result):
+                    result = thread.call(_await, result)
             except Exception as exc:
                 error = exc
             except BaseException as exc:  # KeyboardInterrupt: record it, then let it through

@@ -14,13 +14,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from .._model import JobStatus
 from .triggers import OnceTrigger, Trigger
-
-if TYPE_CHECKING:
-    from .._model import Job as EngineJob
 
 __all__ = ["Job", "JobStatus"]
 
@@ -132,32 +129,3 @@ class Job:
                 self.next_run = None
             else:
                 self.next_run = self.trigger.get_next_run(datetime.now())
-
-    @classmethod
-    def from_engine(cls, snap: EngineJob, trigger: Trigger, created_at: datetime) -> Job:
-        """An unbound copy of an engine snapshot (naive local datetimes)."""
-        from .triggers import naive
-
-        return cls(
-            id=snap.id,
-            name=snap.name,
-            func=_NO_FUNC,
-            args=snap.args,
-            kwargs=dict(snap.kwargs),
-            trigger=trigger,
-            status=snap.status,
-            created_at=created_at,
-            last_run=naive(snap.last_run),
-            next_run=naive(snap.next_run),
-            run_count=snap.run_count - snap.failure_count,
-            max_runs=snap.max_runs,
-            result=snap.result,
-            error=error_text(snap.error),
-        )
-
-
-def _no_func(*args: Any, **kwargs: Any) -> None:
-    raise RuntimeError("this job was loaded without its function")
-
-
-_NO_FUNC = _no_func
