@@ -17,15 +17,6 @@ from asyncron.errors import InvalidJobError
 from asyncron.testing import VirtualClock
 
 
-def wait_until(predicate: Callable[[], bool], seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 class SubmitOnly:
     """A work queue of another library: ``submit(fn, *args)`` returning nothing useful."""
 
@@ -101,8 +92,8 @@ def test_submit_or_dispatch_objects_are_dispatchers(kind: str) -> None:
 def test_the_background_loop_uses_the_dispatcher_within_a_second() -> None:
     pool = ThreadPoolExecutor(2, thread_name_prefix="bg")
     with Scheduler(pool) as s:
-        job_id = s.schedule(where, trigger=IntervalTrigger(seconds=0.2))
-        assert wait_until(lambda: len(s.get_run_history(job_id)) >= 3)
+        job_id = s.schedule(where, trigger=IntervalTrigger(seconds=0.2), max_runs=3)
+        assert s.wait_job(job_id, timeout=10).status is JobStatus.COMPLETED
         history = s.get_run_history(job_id)
     assert all(r.result.startswith("bg") for r in history)
     assert all(abs(r.lateness) < 1.0 for r in history)  # the specification's +-1 s
