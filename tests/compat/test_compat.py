@@ -639,3 +639,16 @@ def test_cli_commands(capsys: pytest.CaptureFixture[str]) -> None:
     commands["status"]()  # type: ignore[operator]
     out = capsys.readouterr().out
     assert "No scheduled jobs." in out and "Trigger types: once, interval, cron" in out
+
+
+def test_a_restart_within_the_same_second_makes_no_duplicate_id(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.json")
+    first = PersistentScheduler(state_path=path)
+    stored = first.schedule(sample_job, function_name="sample", args=(3, 4))
+    second = PersistentScheduler(state_path=path, auto_save=False)
+    second.register_function("sample", sample_job)
+    second._load_state()
+    fresh = second.schedule(sample_job)
+    assert stored in second._jobs and fresh != stored and len(second.list_jobs()) == 2
+    first.stop()
+    second.stop()

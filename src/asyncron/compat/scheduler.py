@@ -70,8 +70,11 @@ class Scheduler:
 
     def _generate_id(self) -> str:
         with self._lock:
-            self._job_counter += 1
-            return f"job_{self._job_counter}_{int(time.time())}"
+            while True:  # a loaded job may hold an id this counter would make again
+                self._job_counter += 1
+                job_id = f"job_{self._job_counter}_{int(time.time())}"
+                if job_id not in self._jobs:
+                    return job_id
 
     def _snapshot(self, job_id: str) -> EngineJob | None:
         if self._direct:
