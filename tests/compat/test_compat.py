@@ -652,3 +652,28 @@ def test_a_restart_within_the_same_second_makes_no_duplicate_id(tmp_path: Path) 
     assert stored in second._jobs and fresh != stored and len(second.list_jobs()) == 2
     first.stop()
     second.stop()
+
+
+def test_hostile_records_are_kept_not_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "state.json"
+    base = {"function": "sample", "status": "pending"}
+    hostile = [
+        {**base, "id": "a", "name": 123},
+        {**base, "id": "b", "max_runs": "x"},
+        {**base, "id": "c", "trigger": {"type": "once", "run_at": 5}},
+        {**base, "id": "d", "trigger": {"type": "interval", "seconds": 1e400}},
+        {**base, "id": "e", "trigger": {"type": "interval", "seconds": [1]}},
+        {**base, "id": "f", "trigger": {"type": "cron", "expression": "61 * * * *"}},
+        {**base, "id": "g", "trigger": "every day"},
+        {**base, "id": "h", "kwargs": {"1": 2}, "args": [{"nested": [1, 2]}]},
+        {"id": "i", "function": 7},
+    ]
+    path.write_text(json.dumps({"jobs": hostile}))
+    s = PersistentScheduler(state_path=str(path), auto_save=False)
+    s.register_function("sample", lambda *a, **k: (a, k))
+    with caplog.at_level(logging.ERROR, logger="asyncron.compat"):
+        s._load_state()
+    assert [j.id for j in s.list_jobs()] == ["h"]  # the one well-formed record
+    assert caplog.text.count("could not be loaded") == 7
+    s.stop()
+    assert [j["id"] for j in json.loads(path.read_text())["jobs"]] == list("habcdefgi")

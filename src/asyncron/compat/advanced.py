@@ -330,6 +330,9 @@ class PersistentScheduler(Scheduler):
         path = self._state_path
         if path is None:
             return None
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a crash mid-save
+            with contextlib.suppress(OSError):
+                stale.unlink()
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -381,7 +384,7 @@ class PersistentScheduler(Scheduler):
                 job_id = self._add(
                     func, record.get("name"), trigger, tuple(args), kwargs, max_runs, job_id=reuse
                 )
-            except (TypeError, ValueError, KeyError) as exc:
+            except (TypeError, ValueError, KeyError, OverflowError) as exc:
                 logger.error(
                     "scheduler state %s: job %r could not be loaded (%s); kept in the file",
                     self._state_path,
