@@ -677,3 +677,18 @@ def test_hostile_records_are_kept_not_run(tmp_path: Path, caplog: pytest.LogCapt
     assert caplog.text.count("could not be loaded") == 7
     s.stop()
     assert [j["id"] for j in json.loads(path.read_text())["jobs"]] == list("habcdefgi")
+
+
+def test_asyncron_triggers_are_stored_too(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.json")
+    first = PersistentScheduler(state_path=path)
+    seconds = first.schedule(sample_job, function_name="sample", trigger="*/10 * * * * *")
+    first.stop()
+    second = PersistentScheduler(state_path=path)
+    second.register_function("sample", sample_job)
+    second._load_state()
+    job = second.facade.get_job(seconds)
+    assert (
+        isinstance(job.trigger, asyncron.CronTrigger) and job.trigger.expression == "*/10 * * * * *"
+    )
+    second.stop()

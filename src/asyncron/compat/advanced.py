@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from typing import Any
 from .. import _sync
 from .._model import Job as EngineJob
 from .._model import JobStatus
+from .._serialize import trigger_from_doc, trigger_to_doc
+from ..abc import Trigger as EngineTrigger
 from ..errors import CronParseError, InvalidJobError
 from .scheduler import Scheduler
 from .triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger
@@ -77,7 +79,8 @@ class DependencyScheduler(Scheduler):
     A job with dependencies waits, at each fire, until each dependency has completed a run
     successfully since the job's previous run; if one fails, the fire is skipped (asyncron's
     dependency rules, docs/dependencies.md). A dependency may be given before either job exists,
-    by id or by job name: the edge takes effect as soon as both jobs are scheduled.
+    by id or by job name: the edge takes effect as soon as both jobs are scheduled (a fire that
+    already started by then is not held back, so add edges before :meth:`start`).
     """
 
     def __init__(self, max_workers: int = 4) -> None:
@@ -94,7 +97,7 @@ class DependencyScheduler(Scheduler):
         """A job id for ``ref``: itself when it is an id, else the id of the one job named so."""
         if ref in self._jobs:
             return ref
-        named = [job_id for job_id, job in self._jobs.items() if job.name == ref]
+        named = [job_id for job_id, job in list(self._jobs.items()) if job.name == ref]
         return named[0] if len(named) == 1 else None
 
     def _apply_pending(self) -> None:
@@ -137,7 +140,7 @@ class DependencyScheduler(Scheduler):
         self,
         func: Callable[..., Any],
         name: str | None = None,
-        trigger: Trigger | None = None,
+        trigger: Trigger | EngineTrigger | str | timedelta | float | datetime | None = None,
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
@@ -238,7 +241,7 @@ def _trigger_doc(trigger: object) -> dict[str, Any] | None:
     return None
 
 
-def _trigger_from(doc: object) -> Trigger | None:
+def _trigger_from(doc: object) -> Trigger | EngineTrigger | None:
     """The trigger a record names, or None (no trigger: "run once, now").
 
     Raises:
@@ -272,7 +275,18 @@ def _trigger_from(doc: object) -> Trigger | None:
         return trigger
     if kind == "cron":
         return CronTrigger.from_expression(doc["expression"])
+    if kind == "asyncron":  # any other asyncron trigger, in asyncron's own document form
+        return trigger_from_doc(doc.get("trigger"))
     raise ValueError(f"trigger: unknown type {kind!r}")
+
+
+def _engine_trigger_doc(snap: EngineJob | None) -> dict[str, Any] | None:
+    if snap is None or snap.trigger is None:
+        return None
+    try:
+        return {"type": "asyncron", "trigger": trigger_to_doc(snap.trigger)}
+    except InvalidJobError:  # a trigger of the user's own: it cannot be stored
+        return None
 
 
 def _json_ok(value: object) -> bool:
@@ -418,7 +432,7 @@ class PersistentScheduler(Scheduler):
             if _json_ok(list(job.args)) and _json_ok(job.kwargs):
                 record["args"] = list(job.args)
                 record["kwargs"] = job.kwargs
-            trigger = _trigger_doc(job.trigger)
+            trigger = _trigger_doc(job.trigger) or _engine_trigger_doc(snap)
             if trigger is not None:
                 record["trigger"] = trigger
             if job.max_runs is not None:
@@ -443,7 +457,7 @@ class PersistentScheduler(Scheduler):
         self,
         func: Callable[..., Any],
         name: str | None = None,
-        trigger: Trigger | None = None,
+        trigger: Trigger | EngineTrigger | str | timedelta | float | datetime | None = None,
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,

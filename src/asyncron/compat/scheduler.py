@@ -17,6 +17,7 @@ from typing import Any
 from .. import _sync
 from .._model import Job as EngineJob
 from .._model import JobStatus
+from ..abc import Trigger as EngineTrigger
 from ..errors import InvalidTriggerError, JobLookupError
 from .models import Job, error_text
 from .triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger, naive
@@ -130,7 +131,7 @@ class Scheduler:
         self,
         func: Callable[..., Any],
         name: str | None = None,
-        trigger: Trigger | None = None,
+        trigger: Trigger | EngineTrigger | str | timedelta | float | datetime | None = None,
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
