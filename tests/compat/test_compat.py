@@ -692,3 +692,16 @@ def test_asyncron_triggers_are_stored_too(tmp_path: Path) -> None:
         isinstance(job.trigger, asyncron.CronTrigger) and job.trigger.expression == "*/10 * * * * *"
     )
     second.stop()
+
+
+def test_a_recurring_job_run_by_hand_stays_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    s = PersistentScheduler(state_path=str(path))
+    job_id = s.schedule(sample_job, function_name="sample", trigger=every(hours=1))
+    once = s.schedule(sample_job, function_name="sample")
+    s.run_now(job_id)
+    s.run_now(once)
+    assert s.get_job(job_id).status is JobStatus.COMPLETED  # until its next fire
+    s.stop()
+    saved = json.loads(path.read_text())["jobs"]
+    assert [(j["id"], j["status"]) for j in saved] == [(job_id, "completed")]

@@ -297,6 +297,9 @@ def _json_ok(value: object) -> bool:
     return True
 
 
+_ENDED = (JobStatus.CANCELLED, JobStatus.COMPLETED, JobStatus.SKIPPED)
+
+
 class PersistentScheduler(Scheduler):
     """A scheduler that keeps its jobs in the original's JSON state file.
 
@@ -420,9 +423,15 @@ class PersistentScheduler(Scheduler):
         snaps = self._snapshots()
         for job_id, job in list(self._jobs.items()):
             snap = snaps.get(job_id)
-            status = self._status(snap) if snap is not None else JobStatus.CANCELLED
-            if status in (JobStatus.CANCELLED, JobStatus.COMPLETED, JobStatus.SKIPPED):
+            # the engine's status decides: a recurring job shown COMPLETED after a run_now()
+            # still has fires and is kept (the original dropped it from the file)
+            if (
+                snap is None
+                or snap.status in _ENDED
+                or (snap.max_runs is not None and snap.run_count >= snap.max_runs)
+            ):
                 continue
+            status = self._status(snap)
             record: dict[str, Any] = {
                 "id": job_id,
                 "name": job.name,
