@@ -99,6 +99,16 @@ def test_signatures_and_defaults_match_the_original() -> None:
         ("day_of_week", "*"),
     ]  # fmt: skip
     assert params(every) == [("seconds", 0), ("minutes", 0), ("hours", 0), ("days", 0)]
+    assert params(PersistentScheduler.schedule) == [
+        ("self", empty), ("func", empty), ("function_name", None), ("kwargs", empty)
+    ]  # fmt: skip
+    assert params(DependencyScheduler.schedule_with_deps) == [
+        ("self", empty), ("func", empty), ("depends_on", None), ("kwargs", empty)
+    ]  # fmt: skip
+    assert params(DependencyScheduler.add_dependency)[1:] == [
+        ("job_id", empty), ("depends_on", empty)
+    ]  # fmt: skip
+    assert params(JobPipeline.add_stage)[1:] == [("funcs", empty)]
     assert [f.name for f in dataclasses.fields(Job)] == [
         "id", "name", "func", "args", "kwargs", "trigger", "status", "created_at", "last_run",
         "next_run", "run_count", "max_runs", "result", "error",
@@ -449,7 +459,7 @@ ORIGINAL_FILE = {
 def test_persistent_scheduler_without_a_path_writes_nothing(tmp_path: Path) -> None:
     s = PersistentScheduler()
     assert s._state_path is None
-    job_id = s.schedule(sample_job, function_name="sample")
+    job_id = s.schedule(sample_job, "sample")  # function_name is the second parameter
     assert s._job_functions[job_id] == "sample" and s.schedule(sample_job) not in s._job_functions
     s.stop()
     assert list(tmp_path.iterdir()) == []

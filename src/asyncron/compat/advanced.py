@@ -73,6 +73,18 @@ def _id_list(name: str, value: object) -> list[str]:
     return ids
 
 
+_SCHEDULE_KEYWORDS = ("name", "trigger", "args", "kwargs", "max_runs")
+
+
+def _only_schedule_keywords(method: str, kwargs: dict[str, Any]) -> None:
+    unknown = set(kwargs) - set(_SCHEDULE_KEYWORDS)
+    if unknown:
+        raise InvalidJobError(
+            f"{method}: unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
+            f"allowed: {', '.join(_SCHEDULE_KEYWORDS)}"
+        )
+
+
 class DependencyScheduler(Scheduler):
     """A scheduler whose jobs wait for other jobs.
 
@@ -164,12 +176,7 @@ class DependencyScheduler(Scheduler):
         if not depends_on:
             return self.schedule(func, **kwargs)
         refs = _id_list("depends_on", depends_on)
-        unknown = set(kwargs) - {"name", "trigger", "args", "kwargs", "max_runs"}
-        if unknown:
-            raise InvalidJobError(
-                f"schedule_with_deps: unexpected keyword argument(s) {', '.join(sorted(unknown))}; "
-                "allowed: name, trigger, args, kwargs, max_runs"
-            )
+        _only_schedule_keywords("schedule_with_deps", kwargs)
         with self._lock:
             existing = [r for r in (self._resolve(ref) for ref in refs) if r is not None]
             job_id = self._add(
@@ -462,35 +469,34 @@ class PersistentScheduler(Scheduler):
                 os.unlink(tmp)
             raise
 
-    def schedule(
+    def schedule(  # type: ignore[override]  # the original's signature: function_name second
         self,
         func: Callable[..., Any],
-        name: str | None = None,
-        trigger: Trigger | EngineTrigger | str | timedelta | float | datetime | None = None,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-        max_runs: int | None = None,
         function_name: str | None = None,
+        **kwargs: Any,
     ) -> str:
-        """Add a job; with ``function_name`` it is stored (its arguments must be JSON data) and,
-        with ``auto_save``, the file is written before this returns.
+        """Add a job (``kwargs``: ``schedule()``'s ``name``, ``trigger``, ``args``, ``kwargs``,
+        ``max_runs``); with ``function_name`` it is stored (its arguments must be JSON data)
+        and, with ``auto_save``, the file is written before this returns.
 
         Raises:
             InvalidJobError: a bad argument, or arguments of a stored job that JSON cannot hold.
             OSError: the state file could not be written.
         """
+        _only_schedule_keywords("schedule", kwargs)
+        args = kwargs.get("args", ())
         if function_name is not None:
             if not isinstance(function_name, str) or not function_name:
                 raise InvalidJobError(
                     f"function_name: expected a non-empty string, got {function_name!r}"
                 )
-            if not _json_ok(list(args)) or not _json_ok(kwargs or {}):
+            if not _json_ok(list(args)) or not _json_ok(kwargs.get("kwargs") or {}):
                 raise InvalidJobError(
                     f"args/kwargs of a job stored as {function_name!r} must be JSON data "
                     f"(lists, dicts, str, int, float, bool, None), got args={args!r} "
-                    f"kwargs={kwargs!r}"
+                    f"kwargs={kwargs.get('kwargs')!r}"
                 )
-        job_id = super().schedule(func, name, trigger, args, kwargs, max_runs)
+        job_id = super().schedule(func, **kwargs)
         if function_name:
             self._job_functions[job_id] = function_name
             if self._auto_save:
