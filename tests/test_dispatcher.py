@@ -260,3 +260,16 @@ def test_last_outcome_after_a_failed_run_now_of_a_recurring_job() -> None:
         job = s.get_job(job_id)
         assert job is not None and job.last_outcome == "succeeded" and job.error is None
         assert job.status is JobStatus.PENDING and job.run_count == 2
+
+
+def test_stop_from_a_dispatched_callback_does_not_wait_for_itself() -> None:
+    pool = ThreadPoolExecutor(2)
+    s = Scheduler(pool, stop_timeout=30)
+    s.start()
+    loop_thread = s.loop_thread
+    assert loop_thread is not None
+    s.schedule(s.stop)
+    began = time.monotonic()
+    loop_thread.join(10)
+    assert not loop_thread.is_alive() and time.monotonic() - began < 5
+    pool.shutdown()

@@ -23,7 +23,7 @@ from anyio.from_thread import BlockingPortal
 
 from ._dispatch import as_executor
 from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
-from ._scheduler import AsyncScheduler, _await, run_context, worker_owner
+from ._scheduler import AsyncScheduler, _await, current_run, run_context, worker_owner
 from .abc import Clock, Trigger
 from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
 
@@ -316,13 +316,21 @@ class Scheduler:
             if self._atexit is not None:
                 atexit.unregister(self._atexit)
                 self._atexit = None
-        if worker_owner() is self._engine:
+        if worker_owner() is self._engine or self._in_dispatched_run():
             thread.call_soon(self._stop_from_job, thread)
             return
         try:
             thread.call(self._engine.stop)
         finally:
             thread.shutdown()
+
+    def _in_dispatched_run(self) -> bool:
+        """True in a callback this scheduler handed to its dispatcher (whose threads are not
+        the scheduler's own workers)."""
+        if self._dispatch is None:
+            return False
+        info = current_run()
+        return info is not None and self._engine.get_job_nowait(info.job_id) is not None
 
     async def _stop_from_job(self, thread: _LoopThread) -> None:
         try:
