@@ -689,19 +689,13 @@ def test_hostile_records_are_kept_not_run(tmp_path: Path, caplog: pytest.LogCapt
     assert [j["id"] for j in json.loads(path.read_text())["jobs"]] == list("habcdefgi")
 
 
-def test_asyncron_triggers_are_stored_too(tmp_path: Path) -> None:
-    path = str(tmp_path / "state.json")
-    first = PersistentScheduler(state_path=path)
-    seconds = first.schedule(sample_job, function_name="sample", trigger="*/10 * * * * *")
-    first.stop()
-    second = PersistentScheduler(state_path=path)
-    second.register_function("sample", sample_job)
-    second._load_state()
-    job = second.facade.get_job(seconds)
-    assert (
-        isinstance(job.trigger, asyncron.CronTrigger) and job.trigger.expression == "*/10 * * * * *"
-    )
-    second.stop()
+def test_a_stored_job_needs_a_trigger_the_file_can_hold(tmp_path: Path) -> None:
+    s = PersistentScheduler(state_path=str(tmp_path / "state.json"))
+    with pytest.raises(InvalidJobError, match="needs a OnceTrigger"):
+        s.schedule(sample_job, function_name="sample", trigger="*/10 * * * * *")
+    assert s.list_jobs() == []
+    s.schedule(sample_job, trigger="*/10 * * * * *")  # not stored: any asyncron trigger
+    s.stop()
 
 
 def test_a_recurring_job_run_by_hand_stays_in_the_file(tmp_path: Path) -> None:
@@ -715,3 +709,15 @@ def test_a_recurring_job_run_by_hand_stays_in_the_file(tmp_path: Path) -> None:
     s.stop()
     saved = json.loads(path.read_text())["jobs"]
     assert [(j["id"], j["status"]) for j in saved] == [(job_id, "completed")]
+
+
+def test_cron_match_field_other_fields() -> None:
+    t = CronTrigger()
+    assert t._match_field("9-17", 12, 23) and not t._match_field("9-17", 18, 23)
+    assert t._match_field("L", 31, 31) and t._match_field("1,15", 15, 31)
+    assert t._match_field("jun-aug", 7, 12) and not t._match_field("jun-aug", 9, 12)
+    assert t._match_field("mon-fri", 1, 6) and not t._match_field("mon-fri", 0, 6)
+    assert t._match_field("0", 7, 6)  # 7 is Sunday too
+    assert not t._match_field("*", 99, 59)
+    with pytest.raises(CronParseError, match="Invalid cron expression"):
+        t._match_field("99", 5, 59)

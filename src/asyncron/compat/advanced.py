@@ -21,10 +21,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .. import _sync
-from .._model import Job as EngineJob
-from .._model import JobStatus
-from .._serialize import trigger_from_doc, trigger_to_doc
+from .. import DependencyScheduler as _DependencyFacade
+from .. import Job as EngineJob
+from .. import JobStatus
+from .. import Scheduler as _Facade
 from ..abc import Trigger as EngineTrigger
 from ..errors import CronParseError, InvalidJobError
 from .scheduler import Scheduler
@@ -102,8 +102,8 @@ class DependencyScheduler(Scheduler):
         self._failed_jobs: set[str] = set()
         self._applied: set[tuple[str, str]] = set()
 
-    def _make_facade(self, max_workers: int) -> _sync.Scheduler:
-        return _sync.DependencyScheduler(max_workers=max_workers)
+    def _make_facade(self, max_workers: int) -> _Facade:
+        return _DependencyFacade(max_workers=max_workers)
 
     def _resolve(self, ref: str) -> str | None:
         """A job id for ``ref``: itself when it is an id, else the id of the one job named so."""
@@ -127,7 +127,7 @@ class DependencyScheduler(Scheduler):
                     ready.append(upstream)
             if ready:
                 facade = self._facade
-                assert isinstance(facade, _sync.DependencyScheduler)
+                assert isinstance(facade, _DependencyFacade)
                 facade.add_dependency(job, ready)
                 self._applied.update((job, upstream) for upstream in ready)
 
@@ -248,7 +248,7 @@ def _trigger_doc(trigger: object) -> dict[str, Any] | None:
     return None
 
 
-def _trigger_from(doc: object) -> Trigger | EngineTrigger | None:
+def _trigger_from(doc: object) -> Trigger | None:
     """The trigger a record names, or None (no trigger: "run once, now").
 
     Raises:
@@ -282,18 +282,7 @@ def _trigger_from(doc: object) -> Trigger | EngineTrigger | None:
         return trigger
     if kind == "cron":
         return CronTrigger.from_expression(doc["expression"])
-    if kind == "asyncron":  # any other asyncron trigger, in asyncron's own document form
-        return trigger_from_doc(doc.get("trigger"))
     raise ValueError(f"trigger: unknown type {kind!r}")
-
-
-def _engine_trigger_doc(snap: EngineJob | None) -> dict[str, Any] | None:
-    if snap is None or snap.trigger is None:
-        return None
-    try:
-        return {"type": "asyncron", "trigger": trigger_to_doc(snap.trigger)}
-    except InvalidJobError:  # a trigger of the user's own: it cannot be stored
-        return None
 
 
 def _json_ok(value: object) -> bool:
@@ -448,7 +437,7 @@ class PersistentScheduler(Scheduler):
             if _json_ok(list(job.args)) and _json_ok(job.kwargs):
                 record["args"] = list(job.args)
                 record["kwargs"] = job.kwargs
-            trigger = _trigger_doc(job.trigger) or _engine_trigger_doc(snap)
+            trigger = _trigger_doc(job.trigger)
             if trigger is not None:
                 record["trigger"] = trigger
             if job.max_runs is not None:
@@ -489,6 +478,13 @@ class PersistentScheduler(Scheduler):
             if not isinstance(function_name, str) or not function_name:
                 raise InvalidJobError(
                     f"function_name: expected a non-empty string, got {function_name!r}"
+                )
+            trigger = kwargs.get("trigger")
+            if trigger is not None and _trigger_doc(trigger) is None:
+                raise InvalidJobError(
+                    f"trigger: a job stored as {function_name!r} needs a OnceTrigger, "
+                    f"IntervalTrigger or CronTrigger of asyncron.compat (or every(), at(), "
+                    f"cron()), got {trigger!r}"
                 )
             if not _json_ok(list(args)) or not _json_ok(kwargs.get("kwargs") or {}):
                 raise InvalidJobError(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from .._model import JobStatus
+from .. import JobStatus
 from .triggers import OnceTrigger, Trigger
 
 __all__ = ["Job", "JobStatus"]

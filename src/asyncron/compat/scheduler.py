@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from .. import _sync
-from .._model import Job as EngineJob
-from .._model import JobStatus
+from .. import Job as EngineJob
+from .. import JobStatus
+from .. import Scheduler as _Facade
 from ..abc import Trigger as EngineTrigger
 from ..errors import InvalidTriggerError, JobLookupError
 from .models import Job, error_text
@@ -55,11 +55,11 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._direct = False  # the facade was stopped: read the idle engine without its loop
 
-    def _make_facade(self, max_workers: int) -> _sync.Scheduler:
-        return _sync.Scheduler(max_workers=max_workers)
+    def _make_facade(self, max_workers: int) -> _Facade:
+        return _Facade(max_workers=max_workers)
 
     @property
-    def facade(self) -> _sync.Scheduler:
+    def facade(self) -> _Facade:
         """The :class:`asyncron.Scheduler` these calls go to (use it for asyncron's extras)."""
         return self._facade
 

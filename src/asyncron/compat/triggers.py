@@ -9,19 +9,18 @@ of them is kept aware.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta
 from enum import Enum
 from functools import lru_cache
 
 from .. import abc as _abc
-from .._tz import ensure_aware, local_zone
-from ..errors import CronParseError
+from ..errors import CronParseError, InvalidTriggerError
 from ..triggers import CronTrigger as _CronTrigger
 from ..triggers import IntervalTrigger as _IntervalTrigger
 from ..triggers import OnceTrigger as _OnceTrigger
-from ..triggers._cron_parse import parse_expression
 
 __all__ = [
     "CronTrigger",
@@ -35,15 +34,23 @@ __all__ = [
 
 
 def aware(value: datetime, field: str = "from_time") -> datetime:
-    """``value`` as an aware datetime (a naive one is read as local time)."""
-    return ensure_aware(value, local_zone(), field=field)
+    """``value`` as an aware datetime (a naive one is read as local time).
+
+    Raises:
+        InvalidTriggerError: ``value`` is not a datetime (the message names ``field``).
+    """
+    if not isinstance(value, datetime):
+        raise InvalidTriggerError(
+            f"{field}: expected a datetime, got {type(value).__name__} {value!r}"
+        )
+    return value if value.tzinfo is not None else value.astimezone()
 
 
 def naive(value: datetime | None) -> datetime | None:
     """``value`` as a naive local datetime (None stays None)."""
     if value is None:
         return None
-    return value.astimezone(local_zone()).replace(tzinfo=None)
+    return value.astimezone().replace(tzinfo=None)
 
 
 def _like(result: datetime | None, model: datetime | None) -> datetime | None:
@@ -165,8 +172,13 @@ _FIELDS = ("minute", "hour", "day_of_month", "month", "day_of_week")
 
 
 @lru_cache(maxsize=512)
-def _compiled(expression: str, zone: tzinfo) -> _CronTrigger:
-    return _CronTrigger.from_expression(expression, zone)
+def _compiled(expression: str, _zone_key: tuple[object, ...]) -> _CronTrigger:
+    return _CronTrigger.from_expression(expression)  # in the local zone
+
+
+def _local_zone_key() -> tuple[object, ...]:
+    """Changes when the local zone does (``TZ`` plus ``time.tzset()``)."""
+    return (time.tzname, time.timezone, time.altzone)
 
 
 def _invalid(expression: str, exc: CronParseError) -> CronParseError:
@@ -224,7 +236,7 @@ class CronTrigger(Trigger):
     def to_asyncron(self) -> _CronTrigger:
         expression = self.expression
         try:
-            return _compiled(expression, local_zone())
+            return _compiled(expression, _local_zone_key())
         except CronParseError as exc:
             raise _invalid(expression, exc) from None
 
@@ -254,19 +266,27 @@ class CronTrigger(Trigger):
         """Whether ``value`` is in the cron field ``field_pattern``; ``max_val`` picks the field
         (59 minute, 23 hour, 31 day of month, 12 month, 6 day of week, Sunday = 0)."""
         position = {59: 0, 23: 1, 31: 2, 12: 3, 6: 4}.get(max_val, 0)
+        limits = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))[position]
+        if not limits[0] <= value <= limits[1]:
+            return False
+        # The instant that has this value in this field (January 2030 has 31 days; 16 June
+        # 2030 is a Sunday): it matches iff it is the next fire after the minute before it.
+        if position == 0:
+            probe = datetime(2030, 1, 1, 0, value)
+        elif position == 1:
+            probe = datetime(2030, 1, 1, value, 0)
+        elif position == 2:
+            probe = datetime(2030, 1, value)
+        elif position == 3:
+            probe = datetime(2030, value, 1)
+        else:
+            probe = datetime(2030, 6, 16 + value % 7)
         parts = ["*"] * 5
         parts[position] = field_pattern
         expression = " ".join(parts)
         try:
-            spec = parse_expression(expression)
+            trigger = _CronTrigger.from_expression(expression, "UTC")
         except CronParseError as exc:
             raise _invalid(expression, exc) from None
-        if position == 0:
-            return value in spec.minutes
-        if position == 1:
-            return value in spec.hours
-        if position == 2:
-            return bool(spec.dom_mask >> value & 1)
-        if position == 3:
-            return value in spec.months
-        return bool(spec.dow_mask >> (value % 7) & 1)
+        start = probe.replace(tzinfo=trigger.timezone) - timedelta(minutes=1)
+        return trigger.get_next_run(start) == start + timedelta(minutes=1)
