@@ -106,7 +106,6 @@ class PersistentScheduler(Scheduler):
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
         function_name: str | None = None,
-        **options: Any,
     ) -> str:
         """Add a job (see :meth:`Scheduler.schedule`). With ``function_name`` the job is stored:
         ``func`` is registered under that name if the name is new, its arguments must be JSON
@@ -119,10 +118,10 @@ class PersistentScheduler(Scheduler):
             StoreError: the job could not be written (it is kept and retried in the background).
         """
         if function_name is None:
-            return super().schedule(func, name, trigger, args, kwargs, max_runs, **options)
+            return super().schedule(func, name, trigger, args, kwargs, max_runs)
         if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
             return self._engine.schedule_nowait(
-                func, name, trigger, args, kwargs, max_runs, function_name=function_name, **options
+                func, name, trigger, args, kwargs, max_runs, function_name=function_name
             )
         job_id: str = self._call(
             "schedule",
@@ -134,7 +133,6 @@ class PersistentScheduler(Scheduler):
             kwargs,
             max_runs,
             function_name,
-            options,
         )
         return job_id
 
@@ -147,10 +145,9 @@ class PersistentScheduler(Scheduler):
         kwargs: dict[str, Any] | None,
         max_runs: int | None,
         function_name: str,
-        options: dict[str, Any],
     ) -> str:
         job_id = self._engine.schedule_nowait(
-            func, name, trigger, args, kwargs, max_runs, function_name=function_name, **options
+            func, name, trigger, args, kwargs, max_runs, function_name=function_name
         )
         await self._journal.flush()
         return job_id

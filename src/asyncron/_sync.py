@@ -251,35 +251,15 @@ class Scheduler:
         args: Iterable[Any] = (),
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
-        **options: Any,
     ) -> str:
         """Add a job; no trigger means "run once, now". Returns the job id.
-
-        ``options`` are those of :meth:`AsyncScheduler.schedule` (``job_id``, ``depends_on``,
-        ``overlap``, ``retries``, ``timeout``...).
 
         Raises:
             InvalidJobError, InvalidTriggerError: a bad argument (the message names it).
         """
-        if options:
-            return self._call_nowait(
-                self._schedule_with, func, name, trigger, args, kwargs, max_runs, options
-            )
         return self._call_nowait(
             self._engine.schedule_nowait, func, name, trigger, args, kwargs, max_runs
         )
-
-    def _schedule_with(
-        self,
-        func: Callable[..., Any],
-        name: str | None,
-        trigger: Any,
-        args: Iterable[Any],
-        kwargs: dict[str, Any] | None,
-        max_runs: int | None,
-        options: dict[str, Any],
-    ) -> str:
-        return self._engine.schedule_nowait(func, name, trigger, args, kwargs, max_runs, **options)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job; False when it is unknown or already finished."""

@@ -21,10 +21,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from .. import DependencyScheduler as _DependencyFacade
 from .. import Job as EngineJob
 from .. import JobStatus
-from .. import Scheduler as _Facade
 from ..abc import Trigger as EngineTrigger
 from ..errors import CronParseError, InvalidJobError
 from .scheduler import Scheduler
@@ -102,9 +100,6 @@ class DependencyScheduler(Scheduler):
         self._failed_jobs: set[str] = set()
         self._applied: set[tuple[str, str]] = set()
 
-    def _make_facade(self, max_workers: int) -> _Facade:
-        return _DependencyFacade(max_workers=max_workers)
-
     def _resolve(self, ref: str) -> str | None:
         """A job id for ``ref``: itself when it is an id, else the id of the one job named so."""
         if ref in self._jobs:
@@ -126,9 +121,7 @@ class DependencyScheduler(Scheduler):
                 if upstream is not None and (job, upstream) not in self._applied:
                     ready.append(upstream)
             if ready:
-                facade = self._facade
-                assert isinstance(facade, _DependencyFacade)
-                facade.add_dependency(job, ready)
+                self._facade.add_dependency(job, ready)
                 self._applied.update((job, upstream) for upstream in ready)
 
     def add_dependency(self, job_id: str, depends_on: list[str]) -> None:

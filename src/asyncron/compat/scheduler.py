@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .. import DependencyScheduler as _DependencyFacade
 from .. import Job as EngineJob
 from .. import JobStatus
-from .. import Scheduler as _Facade
 from ..abc import Trigger as EngineTrigger
 from ..errors import InvalidTriggerError, JobLookupError
 from .models import Job, error_text
@@ -55,11 +55,13 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._direct = False  # the facade was stopped: read the idle engine without its loop
 
-    def _make_facade(self, max_workers: int) -> _Facade:
-        return _Facade(max_workers=max_workers)
+    def _make_facade(self, max_workers: int) -> _DependencyFacade:
+        # asyncron's DependencyScheduler (a Scheduler) for its schedule_with_deps(), which
+        # takes the job id we made and, for the compat DependencyScheduler, the edges
+        return _DependencyFacade(max_workers=max_workers)
 
     @property
-    def facade(self) -> _Facade:
+    def facade(self) -> _DependencyFacade:
         """The :class:`asyncron.Scheduler` these calls go to (use it for asyncron's extras)."""
         return self._facade
 
@@ -166,10 +168,16 @@ class Scheduler:
         engine_runs = 1 if trigger is None and max_runs is None else max_runs
         if name is None:
             name = getattr(func, "__name__", None)
-        options: dict[str, Any] = {"job_id": job_id}
-        if depends_on:
-            options["depends_on"] = depends_on
-        self._facade.schedule(func, name, engine_trigger, args, kwargs, engine_runs, **options)
+        self._facade.schedule_with_deps(
+            func,
+            depends_on or [],
+            name=name,
+            trigger=engine_trigger,
+            args=args,
+            kwargs=kwargs,
+            max_runs=engine_runs,
+            job_id=job_id,
+        )
         self._direct = False
         job = Job(
             id=job_id,
