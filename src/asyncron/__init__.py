@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
 from ._persistent import PersistentScheduler
-from ._pipeline import JobPipeline, PipelineError, PipelineStatistics, PipelineTimeoutError
+from ._pipeline import JobPipeline, PipelineStatistics
 from ._scheduler import AsyncScheduler, RunInfo, current_run, set_progress
 from ._sync import DependencyScheduler, Scheduler
 from .abc import Trigger
+from .errors import PipelineError, PipelineTimeoutError
 from .triggers import CronTrigger, IntervalTrigger, OnceTrigger
 
 __all__ = [

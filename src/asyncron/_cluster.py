@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._faults import fault_point
 from ._model import JobStatus, RunRecord
 from ._persistence import StoreJournal
-from ._serialize import StoreError, decode_arguments, trigger_from_doc
+from ._serialize import decode_arguments, trigger_from_doc
 from .abc import StoredJob
-from .errors import InvalidJobError
+from .errors import InvalidJobError, StoreError
 from .stores.postgres import (
     SKIPPED,
     ClaimRequest,

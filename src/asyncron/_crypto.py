@@ -22,8 +22,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ._serialize import DecryptionError
-from .errors import InvalidJobError
+from .errors import DecryptionError, InvalidJobError
 
 __all__ = ["ENVELOPE_ALG", "Keyring", "is_envelope"]
 

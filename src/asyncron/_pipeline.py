@@ -23,13 +23,19 @@ import inspect
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Self
 
 from ._scheduler import _is_async_callable, _short_name, set_progress
-from .errors import AsyncronError, DeadlockError, InvalidJobError
+from .errors import (
+    CallableCancelledError,
+    DeadlockError,
+    InvalidPipelineError,
+    PipelineError,
+    PipelineTimeoutError,
+)
 
 __all__ = [
     "CallableCancelledError",
@@ -43,110 +49,6 @@ __all__ = [
 
 FailurePolicy = Literal["fail_fast", "continue"]
 _POLICIES: Final = ("fail_fast", "continue")
-
-
-# -- errors ---------------------------------------------------------------------------------------
-
-
-class InvalidPipelineError(InvalidJobError):
-    """A pipeline or a stage was given something it cannot accept.
-
-    Like every :class:`~asyncron.errors.InvalidJobError` it is both a ``ValueError`` and a
-    ``TypeError`` (most faults are a wrong type or a signature that cannot take the stage input),
-    so either ``except`` works. The message names the stage index,
-    the callable and what is allowed.
-    """
-
-
-class PipelineError(AsyncronError, ExceptionGroup[Exception]):
-    """A stage failed under the ``"fail_fast"`` policy: the group holds every error it raised.
-
-    The exceptions are ordered by callable index; each carries a note naming its stage and
-    callable. ``except* ValueError`` and :meth:`split` keep the class and the attributes.
-
-    Attributes:
-        stage_index: 0-based index of the stage that failed.
-        callable_indices: 0-based index, within the stage, of the callable behind each exception
-            (parallel to :attr:`exceptions`).
-        results: the result lists of the stages that completed before it.
-    """
-
-    stage_index: int
-    callable_indices: tuple[int, ...]
-    results: list[list[Any]]
-
-    def __new__(
-        cls,
-        message: str,
-        exceptions: Sequence[Exception],
-        *,
-        stage_index: int = 0,
-        callable_indices: Sequence[int] = (),
-        results: list[list[Any]] | None = None,
-    ) -> Self:
-        self = super().__new__(cls, message, exceptions)
-        self.stage_index = stage_index
-        self.callable_indices = tuple(callable_indices)
-        self.results = [] if results is None else results
-        return self
-
-    def __init__(
-        self,
-        message: str,
-        exceptions: Sequence[Exception],
-        *,
-        stage_index: int = 0,
-        callable_indices: Sequence[int] = (),
-        results: list[list[Any]] | None = None,
-    ) -> None:
-        super().__init__(message, exceptions)
-
-    def derive(self, excs: Sequence[Exception]) -> PipelineError:  # type: ignore[override]
-        """The same error around a subset of the exceptions (used by ``split``/``except*``)."""
-        kept = {id(e): i for e, i in zip(self.exceptions, self.callable_indices, strict=True)}
-        return PipelineError(
-            self.message,
-            excs,
-            stage_index=self.stage_index,
-            callable_indices=[kept.get(id(e), -1) for e in excs],
-            results=self.results,
-        )
-
-
-class PipelineTimeoutError(AsyncronError, TimeoutError):
-    """A stage, or the whole pipeline, ran past its timeout.
-
-    Attributes:
-        stage_index: 0-based index of the stage that was running.
-        timeout: the timeout that expired, in seconds.
-        scope: ``"stage"`` (the stage's own timeout) or ``"pipeline"`` (the whole run's).
-        callable_index: in ``"continue"`` mode, where one of these stands in for the result of a
-            callable that did not finish in time, that callable's 0-based index; else None.
-        results: the result lists of the stages that completed before it.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        stage_index: int,
-        timeout: float,
-        scope: Literal["stage", "pipeline"],
-        callable_index: int | None = None,
-        results: list[list[Any]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.stage_index = stage_index
-        self.timeout = timeout
-        self.scope = scope
-        self.callable_index = callable_index
-        self.results = [] if results is None else results
-
-
-class CallableCancelledError(AsyncronError, RuntimeError):
-    """A stage callable ended cancelled although neither the pipeline nor the caller of ``run()``
-    cancelled it (it raised ``CancelledError`` itself, or something else cancelled its task). It
-    counts as that callable's error."""
 
 
 # -- values ---------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import asyncio
 import contextvars
 import dataclasses
 import functools
-import gc
 import inspect
 import logging
 import math
@@ -741,17 +740,56 @@ class AsyncScheduler:
         self._lateness: deque[float] = deque(maxlen=1000)
         self._retries = 0
         self._journal: Journal | None = None
+        # derived from the journal when the scheduler starts (the store may be chosen late:
+        # use_store), and read on the fast paths as one attribute
+        self._claims = False
         if store is not None:
-            from ._persistence import make_journal
-
-            self._journal = make_journal(store, **(store_options or {}))
-        self._claims = bool(getattr(self._journal, "claims", False))
+            self.use_store(store, **(store_options or {}))
         self._clock.bind(self._is_busy)
         # counters for statistics()
         self._fires = 0
         self._failures = 0
         self._skips = 0
         self._misfires = 0
+
+    def use_store(self, store: Store | str | Journal, **store_options: Any) -> None:
+        """Persist this scheduler's jobs in ``store`` (a :class:`~asyncron.abc.Store` or a URL
+        such as ``sqlite:///jobs.db`` or ``postgresql://...``), chosen after construction; the
+        same as passing ``store=`` and ``store_options=`` to the constructor. Jobs already
+        scheduled are checked and saved as if they had been scheduled after this call.
+
+        For code that gets a scheduler built elsewhere (``asyncron run app:scheduler --store
+        URL``). What depends on the store (whether fires are claimed in a shared store) is
+        decided when the scheduler starts.
+
+        Raises:
+            SchedulerStateError: the scheduler is running, or already has a store.
+            InvalidJobError: ``store`` is not a store or a known URL, or a job already scheduled
+                cannot be stored (the message names it); the scheduler keeps no store then.
+        """
+        if self._running:
+            raise SchedulerStateError(
+                "use_store: the scheduler is running; choose its store before start()"
+            )
+        if self._journal is not None:
+            raise SchedulerStateError(
+                "use_store: this scheduler already has a store; a scheduler's store is chosen once"
+            )
+        from ._persistence import make_journal
+
+        journal = make_journal(store, **store_options)
+        for job in self._jobs.values():
+            try:
+                journal.validate(job)
+            except InvalidJobError as exc:
+                raise InvalidJobError(f"use_store: job {job.id!r} ({job.name}): {exc}") from exc
+        self._journal = journal
+        for job in self._jobs.values():
+            journal.job_added(job)
+
+    def _claims_fires(self) -> bool:
+        """True when the journal claims each fire in a shared store before it runs."""
+        return bool(getattr(self._journal, "claims", False))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -784,6 +822,7 @@ class AsyncScheduler:
         if self._loop is not None and self._loop is not loop and self._inflight:
             raise SchedulerStateError("start: the scheduler still has runs on another event loop")
         self._loop = loop
+        self._claims = self._claims_fires()
         self._running = True
         self._stopping = False
         self._stopped_event = asyncio.Event()
@@ -1066,7 +1105,7 @@ class AsyncScheduler:
                 raise InvalidJobError(f"depends_on: job ids are str, got {dep!r}")
             if dep not in self._jobs:
                 raise JobLookupError(dep)
-        if deps and self._claims and not self._warned_deps:
+        if deps and self._claims_fires() and not self._warned_deps:
             self._warned_deps = True
             logger.warning(
                 "dependencies are tracked per node: with a shared store, a dependent job waits "
@@ -2001,28 +2040,11 @@ class AsyncScheduler:
         while not self._stopping:
             now = clock.time()
             due = heap.pop_due(now, _BATCH)
-            # A large batch allocates a task (or a thread hand-off) per fire in one synchronous
-            # pass. The cyclic GC is paused from the start of such a pass until the runs it
-            # started have taken their first step (one loop iteration): a collection in between
-            # would walk every new task, coroutine and run record while they are all still
-            # alive, and push them into the older generations, whose collections then walk
-            # every pending job too (at 100,000 fires that dominated dispatch). Once the runs
-            # have stepped, most of those objects are gone and the collector resumes with
-            # little to do. Passes are capped at _BATCH fires, so the pause is short.
-            pause_gc = len(due) > 256 and gc.isenabled()
-            if pause_gc:
-                gc.disable()
-            try:
-                self._fire_due(due, now)
-                if pause_gc:
-                    await asyncio.sleep(0)  # after the runs just started (FIFO ready queue)
-            finally:
-                if pause_gc:
-                    gc.enable()
+            self._fire_due(due, now)
             if self._stopping:
                 break
             if len(due) == _BATCH:
-                # more is due: let the loop run other callbacks (and the collector) first
+                # more is due: let the loop run other callbacks (the runs just started) first
                 self._calm.clear()
                 await asyncio.sleep(0)
                 continue

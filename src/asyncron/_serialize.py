@@ -11,8 +11,8 @@ virtual machine that calls arbitrary callables (APScheduler's default, and CVE-2
 Encoding happens at ``schedule()`` time so that a value that cannot be stored fails there, with
 the argument path in the message (``kwargs['conn']``), and not at fire time or at restart.
 
-This module also holds the persistence error classes (they belong in :mod:`asyncron.errors`; see
-the note on each).
+The persistence error classes live in :mod:`asyncron.errors`; they are re-exported here for code
+that imported them from this module.
 """
 
 from __future__ import annotations
@@ -27,7 +27,16 @@ from typing import Any
 
 from ._tz import resolve_zone
 from .abc import Trigger
-from .errors import AsyncronError, InvalidJobError
+from .errors import (
+    ArgumentDecodeError,
+    DecryptionError,
+    InvalidJobError,
+    StoreCorruptError,
+    StoreError,
+    StoreLockedError,
+    StoreVersionError,
+    UnresolvedJobError,
+)
 from .triggers.interval import IntervalTrigger
 from .triggers.once import OnceTrigger
 
@@ -55,38 +64,6 @@ DEFAULT_MAX_ARG_BYTES = 64 * 1024
 _MAX_DEPTH = 64
 _TAG = "$type"
 _INT64 = 2**63
-
-
-# -- errors (proposed for asyncron.errors; kept here until then) ---------------------------------
-
-
-class StoreError(AsyncronError, RuntimeError):
-    """A job store could not be opened, read or written."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the store's file lock (a second scheduler on the same file)."""
-
-
-class StoreVersionError(StoreError):
-    """The store was written by a newer asyncron (unknown format version); it is left untouched."""
-
-
-class StoreCorruptError(StoreError):
-    """A store file could not be parsed. The file has been moved aside (never overwritten)."""
-
-
-class ArgumentDecodeError(AsyncronError, ValueError):
-    """A stored value is not valid tagged JSON (unknown tag, wrong shape); nothing was built."""
-
-
-class DecryptionError(AsyncronError, ValueError):
-    """Encrypted stored data could not be decrypted: missing key id, wrong key, or tampering."""
-
-
-class UnresolvedJobError(AsyncronError, LookupError):
-    """A stored job cannot be brought back yet (function not registered, unknown time zone,
-    undecodable or undecryptable data). The stored record is kept untouched."""
 
 
 # -- values -------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .errors import SchedulerStateError
+
 if TYPE_CHECKING:
     from ._scheduler import AsyncScheduler
     from .abc import Store, StoredJob
@@ -213,15 +215,13 @@ def _attach_store(scheduler: AsyncScheduler, url: str) -> None:
     Raises:
         CommandError: the scheduler already has a store or is running.
     """
-    from ._persistence import make_journal
-
-    # TODO(engine): use a public AsyncScheduler.set_store() once it exists.
-    if scheduler.running or getattr(scheduler, "_journal", None) is not None:
+    try:
+        scheduler.use_store(url)
+    except SchedulerStateError as exc:
         raise CommandError(
             "--store: this scheduler already has a store (or is running); drop --store or "
             "create it as AsyncScheduler() without store="
-        )
-    scheduler._journal = make_journal(url)
+        ) from exc
 
 
 @contextlib.asynccontextmanager

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .. import events as ev
+from .._core._hooks import hooks_of
 from .._model import Job, JobStatus, RunRecord, SchedulerStatistics
 from .._scheduler import AsyncScheduler
 from ..errors import JobLookupError, JobStateError
@@ -166,7 +167,7 @@ class _Gate:
         never shows them, whatever ``show_arguments`` says, because whoever encrypted them
         decided they are secret.
         """
-        journal = getattr(self.scheduler, "_journal", None)
+        journal = hooks_of(self.scheduler).journal
         if journal is None or getattr(journal, "keyring", None) is None:
             return False
         is_persisted = getattr(journal, "is_persisted", None)

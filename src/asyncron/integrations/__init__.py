@@ -12,6 +12,8 @@ import logging
 import multiprocessing
 from typing import TYPE_CHECKING
 
+from .._core._hooks import hooks_of
+
 if TYPE_CHECKING:
     from .._scheduler import AsyncScheduler
 
@@ -28,7 +30,8 @@ def warn_if_one_of_several_workers(scheduler: AsyncScheduler) -> None:
     """
     if multiprocessing.parent_process() is None:
         return
-    if scheduler._claims or scheduler._leader_path is not None:
+    hooks = hooks_of(scheduler)
+    if hooks.claims_fires or hooks.has_leader_lock:
         return
     _logger.warning(
         "this app runs in a process started by another one (uvicorn --workers N, or --reload): "

@@ -8,7 +8,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .._serialize import StoreError, StoreLockedError
+from ..errors import StoreError, StoreLockedError
 
 __all__ = ["FileLock", "atomic_write", "move_aside"]
 

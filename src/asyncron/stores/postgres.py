@@ -36,8 +36,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._serialize import StoreError, StoreVersionError, dumps
+from .._serialize import dumps
 from ..abc import Store, StoredJob
+from ..errors import StoreError, StoreVersionError
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]

@@ -9,8 +9,9 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._serialize import StoreError, StoreVersionError, dumps
+from .._serialize import dumps
 from ..abc import StoredJob
+from ..errors import StoreError, StoreVersionError
 from ._base import ThreadedStore
 from ._files import FileLock, move_aside
 
