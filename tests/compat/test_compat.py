@@ -516,6 +516,15 @@ def test_schedules_survive_a_restart(tmp_path: Path) -> None:
     assert not [p for p in Path(path).parent.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_job_without_trigger_is_stored_without_one(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    s = PersistentScheduler(state_path=str(path))
+    s.schedule(sample_job, function_name="sample", args=(1, 1))
+    s.stop()
+    (record,) = json.loads(path.read_text())["jobs"]
+    assert "trigger" not in record and record["args"] == [1, 1]
+
+
 def test_an_empty_or_missing_file_is_no_state(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("")

@@ -430,7 +430,7 @@ class PersistentScheduler(Scheduler):
             if _json_ok(list(job.args)) and _json_ok(job.kwargs):
                 record["args"] = list(job.args)
                 record["kwargs"] = job.kwargs
-            trigger = _trigger_doc(job.trigger)
+            trigger = None if job.__dict__.get("_once_now") else _trigger_doc(job.trigger)
             if trigger is not None:
                 record["trigger"] = trigger
             if job.max_runs is not None:

@@ -190,6 +190,8 @@ class Scheduler:
             next_run=datetime.min,  # the live view answers: no need to compute it here
         )
         job.__dict__["next_run"] = None
+        if trigger is None:
+            job.__dict__["_once_now"] = True  # stored without a trigger: "once, now" again
         with self._lock:
             self._jobs[job_id] = job.bind(self)
         return job_id
