@@ -397,10 +397,10 @@ def test_dependency_bookkeeping() -> None:
     s.add_dependency("job2", depends_on=["job1"])
     assert "job2" in s._dependencies
     assert s._check_dependencies("job2") is DependencyStatus.WAITING
-    s._failed_jobs.add("job1")
-    assert s._check_dependencies("job2") is DependencyStatus.BLOCKED
     s._completed_jobs.add("job1")
     assert s._check_dependencies("job2") is DependencyStatus.SATISFIED
+    s._failed_jobs.add("job1")  # a recorded failure wins, as in the original
+    assert s._check_dependencies("job2") is DependencyStatus.BLOCKED
     s._on_job_complete("job2", success=True)
     assert "job2" in s._completed_jobs and "job2" not in s._dependencies
     with_deps = s.schedule_with_deps(print, depends_on=["other_job"])
@@ -432,6 +432,14 @@ def test_dependency_errors() -> None:
     b = s.schedule_with_deps(print, depends_on=[a], trigger=every(hours=1))
     with pytest.raises(DependencyCycleError):
         s.add_dependency(a, [b])
+    s.schedule(print)  # the refused edge is not tried again
+    assert s._dependencies[a].depends_on == []
+    s.add_dependency("late", ["early"])
+    s.add_dependency("early", ["late"])  # a cycle between jobs that do not exist yet
+    s.schedule(print, name="early", trigger=every(hours=1))
+    with pytest.raises(DependencyCycleError):
+        s.schedule(print, name="late", trigger=every(hours=1))
+    s.schedule(print)
     with pytest.raises(InvalidJobError, match="depends_on"):
         s.add_dependency(a, "job_1")  # type: ignore[arg-type]
     with pytest.raises(InvalidJobError, match="unexpected keyword"):

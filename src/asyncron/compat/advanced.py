@@ -24,7 +24,7 @@ from typing import Any
 from .. import Job as EngineJob
 from .. import JobStatus
 from ..abc import Trigger as EngineTrigger
-from ..errors import CronParseError, InvalidJobError
+from ..errors import CronParseError, DependencyCycleError, InvalidJobError
 from .scheduler import Scheduler
 from .triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger
 
@@ -71,6 +71,7 @@ def _id_list(name: str, value: object) -> list[str]:
     return ids
 
 
+_NEVER_SUCCEEDS = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SKIPPED)
 _SCHEDULE_KEYWORDS = ("name", "trigger", "args", "kwargs", "max_runs")
 
 
@@ -108,21 +109,27 @@ class DependencyScheduler(Scheduler):
         return named[0] if len(named) == 1 else None
 
     def _apply_pending(self) -> None:
-        """Hand the engine every recorded edge whose two jobs now exist."""
+        """Hand the engine every recorded edge whose two jobs now exist.
+
+        An edge that would close a cycle is dropped from its record (so it is not tried again)
+        and the ``DependencyCycleError`` is raised.
+        """
         if not self._dependencies:
             return
         for dep in list(self._dependencies.values()):
             job = self._resolve(dep.job_id)
             if job is None:
                 continue
-            ready = []
             for ref in dep.depends_on:
                 upstream = self._resolve(ref)
-                if upstream is not None and (job, upstream) not in self._applied:
-                    ready.append(upstream)
-            if ready:
-                self._facade.add_dependency(job, ready)
-                self._applied.update((job, upstream) for upstream in ready)
+                if upstream is None or (job, upstream) in self._applied:
+                    continue
+                try:
+                    self._facade.add_dependency(job, [upstream])
+                except DependencyCycleError:
+                    dep.depends_on = [r for r in dep.depends_on if r != ref]
+                    raise
+                self._applied.add((job, upstream))
 
     def add_dependency(self, job_id: str, depends_on: list[str]) -> None:
         """Make ``job_id`` wait for every job in ``depends_on`` (ids or names; they need not
@@ -150,6 +157,12 @@ class DependencyScheduler(Scheduler):
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
     ) -> str:
+        """:meth:`Scheduler.schedule`, then attach the recorded dependencies that name it.
+
+        Raises:
+            DependencyCycleError: a recorded edge to or from the new job would close a cycle;
+                the job is scheduled, that edge dropped.
+        """
         job_id = super().schedule(func, name, trigger, args, kwargs, max_runs)
         with self._lock:
             self._apply_pending()
@@ -197,14 +210,14 @@ class DependencyScheduler(Scheduler):
         if dep is None:
             return DependencyStatus.READY
         for ref in dep.depends_on:
-            snap = self._state_of(ref)
-            succeeded = ref in self._completed_jobs or (
-                snap is not None and snap.run_count > snap.failure_count
-            )
-            failed = ref in self._failed_jobs or (
-                snap is not None
-                and snap.status in (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.SKIPPED)
-            )
+            if ref in self._failed_jobs:  # what _on_job_complete recorded comes first
+                failed, succeeded = True, False
+            elif ref in self._completed_jobs:
+                failed, succeeded = False, True
+            else:  # else what the engine knows of the job
+                snap = self._state_of(ref)
+                succeeded = snap is not None and snap.run_count > snap.failure_count
+                failed = snap is not None and snap.status in _NEVER_SUCCEEDS
             if failed and not succeeded:
                 if dep.require_success:
                     return DependencyStatus.BLOCKED
