@@ -67,9 +67,11 @@ def test_run_pending_hands_due_callbacks_to_an_executor() -> None:
     pool.shutdown()
 
 
-@pytest.mark.parametrize("kind", ["submit", "dispatch"])
+@pytest.mark.parametrize("kind", ["submit", "dispatch", "function"])
 def test_submit_or_dispatch_objects_are_dispatchers(kind: str) -> None:
     dispatcher: Any = SubmitOnly() if kind == "submit" else DispatchOnly()
+    if kind == "function":
+        dispatcher = dispatcher.dispatch
     s = Scheduler(dispatcher, clock=VirtualClock())
     ok = s.register_task("ok", "* * * * *", where)
 
@@ -87,6 +89,8 @@ def test_submit_or_dispatch_objects_are_dispatchers(kind: str) -> None:
     s.stop()
     if kind == "dispatch":
         dispatcher.close()
+    elif kind == "function":
+        dispatcher.__self__.close()
 
 
 def test_the_background_loop_uses_the_dispatcher_within_a_second() -> None:
@@ -117,7 +121,7 @@ def test_a_dispatcher_that_refuses_fails_the_run_not_the_scheduler() -> None:
     s.stop()
 
 
-@pytest.mark.parametrize("bad", [object(), "pool", 4])
+@pytest.mark.parametrize("bad", [object(), "pool", 4, ThreadPoolExecutor])
 def test_a_bad_dispatcher_is_a_clear_error(bad: object) -> None:
     with pytest.raises(InvalidJobError, match=r"dispatcher: expected a concurrent\.futures"):
         Scheduler(bad)

@@ -1,8 +1,9 @@
 """Dispatchers: who runs a due sync callback (``Scheduler(dispatcher)``).
 
-A dispatcher is a ``concurrent.futures.Executor`` (used as is), or any object with
+A dispatcher is a ``concurrent.futures.Executor`` (used as is), any object with
 ``submit(fn, *args)`` (a thread pool of another library, a work queue) or ``dispatch(fn)`` (a
-GUI or game loop's "run this on your thread"). The last two are wrapped in an Executor whose
+GUI or game loop's "run this on your thread"), or a plain function ``dispatcher(fn)``. The others
+are wrapped in an Executor whose
 futures complete when the dispatcher has run the callback, so the scheduler learns its result or
 error either way, whatever the dispatcher's own ``submit`` returns.
 """
@@ -63,11 +64,19 @@ def as_executor(dispatcher: object) -> Executor:
     """
     if isinstance(dispatcher, Executor):
         return dispatcher
+    if isinstance(dispatcher, type):
+        raise InvalidJobError(
+            f"dispatcher: expected a concurrent.futures.Executor (or a dispatcher) instance, got "
+            f"the class {dispatcher.__qualname__}; did you mean {dispatcher.__qualname__}()?"
+        )
     for method in ("submit", "dispatch"):
         target = getattr(dispatcher, method, None)
         if callable(target):
             return _Handoff(target, f"{type(dispatcher).__name__}.{method}")
+    if callable(dispatcher):
+        return _Handoff(dispatcher, getattr(dispatcher, "__qualname__", repr(dispatcher)))
     raise InvalidJobError(
-        "dispatcher: expected a concurrent.futures.Executor or an object with submit(fn, *args) "
-        f"or dispatch(fn), got {type(dispatcher).__name__} {dispatcher!r}"
+        "dispatcher: expected a concurrent.futures.Executor, an object with submit(fn, *args) "
+        f"or dispatch(fn), or a function dispatcher(fn); got {type(dispatcher).__name__} "
+        f"{dispatcher!r}"
     )

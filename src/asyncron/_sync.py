@@ -126,8 +126,9 @@ class Scheduler:
 
     Args:
         dispatcher: what runs due sync callbacks, for :meth:`run_pending` and the background
-            loop alike: a ``concurrent.futures.Executor``, or any object with
-            ``submit(fn, *args)`` or ``dispatch(fn)`` (it must call ``fn`` once, in any thread;
+            loop alike: a ``concurrent.futures.Executor``, an object with
+            ``submit(fn, *args)`` or ``dispatch(fn)``, or a function ``dispatcher(fn)`` (it
+            must call ``fn`` once, in any thread;
             the scheduler learns the outcome when it returns). None: the scheduler's own thread
             pool (and the calling thread for ``run_pending``). Async callbacks always run on the
             scheduler's loop.
