@@ -5,6 +5,7 @@ Public names only; the implementation lives in private modules.
 
 from __future__ import annotations
 
+from . import _journal  # noqa: F401 - installs the journal layer (AsyncScheduler(store=...))
 from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
 from ._persistent import PersistentScheduler
 from ._pipeline import JobPipeline, PipelineStatistics

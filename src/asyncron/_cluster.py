@@ -10,7 +10,7 @@ Around the claim:
 
 - leases: the winner holds a lease on the fire, renewed every ``lease / 3`` seconds and expiring
   on the database clock. A node that stops renewing (crash, SIGSTOP, partition) loses it; a
-  renewal that fails tells the engine to stop the local run (:meth:`AsyncScheduler.lease_lost`),
+  renewal that fails tells the engine to stop the local run (``EngineHooks.lease_lost``),
   and the run's final write is fenced by the fire's token, so a zombie changes nothing;
 - recovery: every node sweeps expired leases (``SKIP LOCKED``) about once a second and, per the
   job's ``on_crash`` option, re-runs the fire once (``current_run().recovering``, ``attempt``
@@ -37,6 +37,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._core._hooks import hooks_of
+from ._core._state import JobState as _JobState
 from ._faults import fault_point
 from ._model import JobStatus, RunRecord
 from ._persistence import StoreJournal
@@ -53,7 +55,7 @@ from .stores.postgres import (
 )
 
 if TYPE_CHECKING:
-    from ._scheduler import AsyncScheduler, _JobState
+    from ._scheduler import AsyncScheduler
 
 __all__ = ["ClusterJournal"]
 
@@ -300,7 +302,9 @@ class ClusterJournal(StoreJournal):
             fault_point("after_claim")
             fault_point("before_dispatch")
         elif self._skipped.pop((job.id, to_us(fire_ts)), False) and self._engine is not None:
-            self._engine._count_skip(job, fire_ts, "overlap: the previous run is still going")
+            hooks_of(self._engine).count_skip(
+                job, fire_ts, "overlap: the previous run is still going"
+            )
         return won
 
     async def _claim_loop(self) -> None:
@@ -456,7 +460,7 @@ class ClusterJournal(StoreJournal):
         self._confirmed.pop(key, None)
         self.counters["leases_lost"] += 1
         if self._engine is not None:
-            self._engine.lease_lost(key[0], key[1] / 1_000_000)
+            hooks_of(self._engine).lease_lost(key[0], key[1] / 1_000_000)
 
     async def _finish_loop(self) -> None:
         wake = self._finish_wake
@@ -532,7 +536,7 @@ class ClusterJournal(StoreJournal):
         key = (job_id, to_us(fire_ts))
         fault_point("after_recover")
         self._claimed[key] = token
-        started = engine is not None and engine.run_recovered(job_id, fire_ts, attempt)
+        started = engine is not None and hooks_of(engine).run_recovered(job_id, fire_ts, attempt)
         if started:
             self._claimed.pop(key, None)
             self._running.setdefault(key, token)
@@ -644,7 +648,7 @@ class ClusterJournal(StoreJournal):
         engine = self._engine
         if engine is None:
             return
-        local = engine._jobs.get(job_id)
+        local = hooks_of(engine).job(job_id)
         if row is None:  # removed on another node
             if local is not None and not local.status.is_final:
                 self._applying = True
@@ -696,8 +700,9 @@ class ClusterJournal(StoreJournal):
                 engine.resume_nowait(job_id)
         finally:
             self._applying = False
-            if job_id in engine._jobs:
-                self._fingerprints[job_id] = _fingerprint(engine._jobs[job_id])
+            job = hooks_of(engine).job(job_id)
+            if job is not None:
+                self._fingerprints[job_id] = _fingerprint(job)
 
     # -- open / close ---------------------------------------------------------------------------
 
@@ -719,7 +724,7 @@ class ClusterJournal(StoreJournal):
         self._errors = (*connection_errors(), StoreError)
         self._closing = False
         await super().open(engine)
-        for job_id, job in engine._jobs.items():
+        for job_id, job in hooks_of(engine).jobs():
             self._fingerprints[job_id] = _fingerprint(job)
         for row in await self.pg.list_jobs():
             self._def_hashes.setdefault(row.id, definition_hash(row))
@@ -820,7 +825,7 @@ class ClusterJournal(StoreJournal):
         them, not on every node that starts."""
         claimed: list[tuple[str, list[datetime]]] = []
         for job_id, fires in pending:
-            job = engine._jobs.get(job_id)
+            job = hooks_of(engine).job(job_id)
             if job is None:
                 continue
             mine = []

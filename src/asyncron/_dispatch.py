@@ -10,13 +10,16 @@ error either way, whatever the dispatcher's own ``submit`` returns.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
+from . import abc
 from .errors import InvalidJobError
 
-__all__ = ["as_executor"]
+__all__ = ["DispatchPool", "as_executor"]
 
 T = TypeVar("T")
 
@@ -80,3 +83,31 @@ def as_executor(dispatcher: object) -> Executor:
         f"or dispatch(fn), or a function dispatcher(fn); got {type(dispatcher).__name__} "
         f"{dispatcher!r}"
     )
+
+
+class DispatchPool(abc.Executor):
+    """The engine's :class:`~asyncron.abc.Executor` over a ``concurrent.futures.Executor`` of
+    the user's (``AsyncScheduler(executor=...)``): sync runs go to it; it is never shut down
+    (it belongs to the caller)."""
+
+    __slots__ = ("executor",)
+
+    def __init__(self, executor: Executor) -> None:
+        if not isinstance(executor, Executor):
+            raise InvalidJobError(
+                f"executor: expected a concurrent.futures.Executor, got "
+                f"{type(executor).__name__} {executor!r}"
+            )
+        self.executor = executor
+
+    def offload(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        *args: Any,
+    ) -> asyncio.Future[Any]:
+        return asyncio.wrap_future(self.executor.submit(context.run, func, *args), loop=loop)
+
+    def shutdown(self) -> None:
+        """The executor is the caller's: nothing to shut down."""

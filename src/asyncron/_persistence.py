@@ -7,7 +7,7 @@ never waits for the disk, and a burst of fires costs one transaction (RELIABILIT
 off the hot path; APScheduler 4 makes several store round trips per fire).
 
 At start (:meth:`StoreJournal.open`) every stored job is brought back through
-``AsyncScheduler.restore_job``: function by registered name or allowed ``module:qualname``,
+the engine's hooks (``EngineHooks.restore_job``): function by registered name or allowed ``module:qualname``,
 trigger from its document, arguments decoded (and decrypted), and the next fire decided by the
 misfire policy (:func:`plan_misfires`, a pure function). A run left open by a crash is resolved
 per job (``on_crash``). What cannot be brought back (unknown function or time zone, wrong key,
@@ -21,14 +21,18 @@ import asyncio
 import json
 import logging
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._core._hooks import hooks_of
+from ._core._state import JobState as _JobState
+from ._crypto import is_envelope
+from ._misfire import MisfirePlan, MisfirePolicy, plan_misfires
 from ._model import Job, JobStatus
 from ._refs import FunctionRegistry, _lookup
+from ._scheduler import AsyncScheduler
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
     ArgumentDecodeError,
@@ -42,154 +46,24 @@ from ._serialize import (
     trigger_from_doc,
     trigger_to_doc,
 )
-from .abc import Store, StoredJob, Trigger
-from .errors import InvalidJobError, JobStateError
+from .abc import Journal, Store, StoredJob, Trigger
+from .errors import InvalidJobError
+from .triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
-    from ._scheduler import AsyncScheduler, _JobState
 
 __all__ = [
     "MisfirePlan",
     "MisfirePolicy",
     "StoreJournal",
     "UnresolvedJob",
-    "make_journal",
     "plan_misfires",
 ]
 
 logger = logging.getLogger("asyncron")
 
 OnCrash = Literal["abandon", "rerun"]
-_ENUM_CAP = 10_000
-
-
-# -- misfire policy (pure) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MisfirePolicy:
-    """What happens to fires missed while the scheduler was down.
-
-    Args:
-        mode: ``"latest"`` (default; *coalesce*): the most recent missed fire runs once, late.
-            ``"skip"``: missed fires never run; the job resumes at its next regular fire.
-            ``"all"`` (*catch-up*): each missed fire runs, oldest first, bounded by ``max_count``
-            (the newest ones are kept) and ``max_age``.
-        grace_time: seconds; a missed fire later than this is skipped whatever the mode
-            (APScheduler's ``misfire_grace_time``). None: no limit.
-        max_count: at most this many catch-up runs per job in ``"all"`` mode.
-        max_age: seconds; in ``"all"`` mode fires older than this are not replayed. None: no
-            limit.
-
-    Every skipped fire is counted and logged; none is dropped silently.
-
-    Raises:
-        InvalidJobError: an unknown mode, or a negative / non-numeric bound.
-    """
-
-    mode: Literal["latest", "skip", "all"] = "latest"
-    grace_time: float | None = None
-    max_count: int = 10
-    max_age: float | None = 86_400.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("latest", "skip", "all"):
-            raise InvalidJobError(
-                f"misfire mode: expected 'latest', 'skip' or 'all', got {self.mode!r}"
-            )
-        for name in ("grace_time", "max_age"):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
-            ):
-                raise InvalidJobError(f"{name}: expected seconds >= 0 or None, got {value!r}")
-        if (
-            isinstance(self.max_count, bool)
-            or not isinstance(self.max_count, int)
-            or (self.max_count < 1)
-        ):
-            raise InvalidJobError(f"max_count: expected an int >= 1, got {self.max_count!r}")
-
-    def to_doc(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "grace_time": self.grace_time,
-            "max_count": self.max_count,
-            "max_age": self.max_age,
-        }
-
-    @classmethod
-    def from_doc(cls, doc: Any) -> MisfirePolicy:
-        if not isinstance(doc, dict):
-            raise InvalidJobError(f"misfire policy: expected an object, got {doc!r}")
-        return cls(**{k: v for k, v in doc.items() if k in cls.__dataclass_fields__})
-
-
-@dataclass(frozen=True, slots=True)
-class MisfirePlan:
-    """The decision of :func:`plan_misfires`.
-
-    ``run``: missed fires to run now, oldest first. ``skipped``: missed fires not run (a lower
-    bound when ``capped``). ``next_fire``: the first regular fire after ``now`` (None: none left).
-    """
-
-    run: tuple[datetime, ...]
-    skipped: int
-    next_fire: datetime | None
-    capped: bool = False
-
-    @property
-    def missed(self) -> int:
-        return len(self.run) + self.skipped
-
-
-def plan_misfires(
-    trigger: Trigger, due: datetime | None, now: datetime, policy: MisfirePolicy
-) -> MisfirePlan:
-    """Decide which missed fires run after downtime. Pure: no clock, no I/O.
-
-    ``due`` is the job's pending fire when the scheduler stopped (None: nothing pending). Fires
-    ``due``, ``trigger.get_next_run(due)``, ... up to ``now`` (inclusive) are *missed*; the
-    policy picks which of them run. At most ~10 000 missed fires are enumerated; past that the
-    count is reported as a lower bound and enumeration resumes just before ``now`` (so a second
-    job missed over a year costs milliseconds, not a scan of 31 million instants).
-    """
-    if due is None or due > now:
-        return MisfirePlan((), 0, due)
-    keep = 1 if policy.mode == "latest" else policy.max_count
-    last: deque[datetime] = deque(maxlen=max(keep, 2))
-    count = 0
-    cur: datetime | None = due
-    capped = False
-    while cur is not None and cur <= now:
-        if count >= _ENUM_CAP:
-            # Too many to count: jump to a little before now, on the trigger's own grid.
-            capped = True
-            step = last[-1] - last[-2] if len(last) >= 2 else timedelta(seconds=1)
-            jump_from = now - step * (keep + 1)
-            if jump_from > cur:
-                cur = trigger.get_next_run(jump_from)
-                last.clear()
-                if cur is None or cur > now:
-                    break
-            count = -(10**9)  # count no more; keep enumerating the tail only
-        last.append(cur)
-        count += 1
-        cur = trigger.get_next_run(cur)
-    total = count if not capped else _ENUM_CAP + len(last)
-    if policy.mode == "skip":
-        return MisfirePlan((), total, cur, capped)
-
-    def eligible(fire: datetime) -> bool:
-        late = (now - fire).total_seconds()
-        if policy.grace_time is not None and late > policy.grace_time:
-            return False
-        return not (policy.mode == "all" and policy.max_age is not None and late > policy.max_age)
-
-    candidates = list(last)[-keep:]
-    run = tuple(f for f in candidates if eligible(f))
-    return MisfirePlan(run, total - len(run), cur, capped)
 
 
 # -- the journal --------------------------------------------------------------------------------
@@ -245,7 +119,7 @@ class _Rec:
 _NO_RESULT = object()
 
 
-class StoreJournal:
+class StoreJournal(Journal):
     """Persists an engine's jobs in a :class:`~asyncron.abc.Store` (the engine's ``Journal``).
 
     Args:
@@ -437,7 +311,7 @@ class StoreJournal:
                 raise InvalidJobError(f"on_crash: expected 'abandon' or 'rerun', got {on_crash!r}")
             rec.options["on_crash"] = on_crash
         if self._engine is not None:
-            job = self._engine._jobs.get(job_id)
+            job = hooks_of(self._engine).job(job_id)
             if job is not None:
                 self._mark(job)
 
@@ -500,7 +374,7 @@ class StoreJournal:
         for job_id, rec in self._recs.items():
             rec.arguments = None
             rec.result_src = _NO_RESULT
-            job = engine._jobs.get(job_id) if engine is not None else None
+            job = hooks_of(engine).job(job_id) if engine is not None else None
             if job is not None:
                 self._mark(job)
                 count += 1
@@ -696,7 +570,7 @@ class StoreJournal:
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
         try:
-            engine.restore_job(
+            job = hooks_of(engine).restore_job(
                 job_id=row.id,
                 name=row.name,
                 func=func,
@@ -725,7 +599,6 @@ class StoreJournal:
         if rec.arguments is None:
             dirty = True  # written with an old key (or unencrypted): re-seal at the next save
         self._recs[row.id] = rec
-        job = engine._jobs[row.id]
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
         if job_opts and getattr(job, "opts", None) is not None:
             try:
@@ -772,7 +645,7 @@ class StoreJournal:
                     break
                 logger.info("job %r (%s): catch-up run for %s", snap.name, job_id, fire.isoformat())
                 try:
-                    await _replay_fire(engine, job_id, fire)
+                    await hooks_of(engine).replay_fire(job_id, fire)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # recorded on the job and logged by the engine
@@ -787,8 +660,6 @@ class StoreJournal:
 
     def _reuse_sealed(self, stored: Any) -> Any:
         """The stored value if it can be written back as is (same key), else None."""
-        from ._crypto import is_envelope
-
         if self.keyring is None:
             return None if is_envelope(stored) else stored
         if is_envelope(stored) and stored.get("kid") == self.keyring.active:
@@ -796,8 +667,6 @@ class StoreJournal:
         return None
 
     def _open_sealed(self, stored: Any, job_id: str, field: str) -> bytes:
-        from ._crypto import is_envelope
-
         if is_envelope(stored):
             if self.keyring is None:
                 kid = stored.get("kid") if isinstance(stored, dict) else None
@@ -860,7 +729,7 @@ class StoreJournal:
         (at most ``max_write_lag`` seconds), then write its changes in one batch."""
         engine = self._engine
         if engine is not None and self.max_write_lag:
-            await engine._through_burst(self.max_write_lag)
+            await hooks_of(engine).wait_through_burst(self.max_write_lag)
 
     async def _writer_loop(self) -> None:
         wake = self._wake
@@ -936,26 +805,6 @@ class StoreJournal:
 _OPTION_TYPES = (str, int, float, bool, type(None))
 
 
-async def _replay_fire(engine: AsyncScheduler, job_id: str, fire: datetime) -> None:
-    """Run one missed (or interrupted) fire now, as a run of its *nominal* time, the way
-    ``backfill`` does: the job sees that time in ``current_run().scheduled_at`` (the idempotency
-    key docs/persistence.md promises) and its history records it. ``run_now`` would stamp the
-    run with the current time instead, so a catch-up of three hourly fires would look like three
-    runs for the same hour. Waits for a run in progress first: the job never overlaps itself.
-
-    Raises:
-        JobLookupError: the job is gone. JobStateError: it was cancelled meanwhile.
-        Exception: whatever the run raised (also recorded on the job).
-    """
-    job = engine._require(job_id)
-    await engine._wait_idle(job)
-    if job.status is JobStatus.CANCELLED:
-        raise JobStateError(f"job {job_id!r} ({job.name}) was cancelled; its catch-up is dropped")
-    outcome: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    engine._start_run(job, engine.clock.time(), fire.timestamp(), outcome)
-    await outcome
-
-
 _OPTS_CACHE: dict[int, tuple[Any, dict[str, Any]]] = {}
 
 
@@ -1019,39 +868,6 @@ def _retry_on_from_doc(doc: Any, row: StoredJob) -> tuple[type[BaseException], .
     return tuple(found)
 
 
-def make_journal(store: object, **options: Any) -> StoreJournal:
-    """The journal for ``store``: a :class:`~asyncron.abc.Store`, a store URL (``memory://``,
-    ``json:///path/state.json``, ``sqlite:///path/jobs.db``) or a ready journal (returned as is).
-
-    ``options`` go to :class:`StoreJournal`.
-
-    Raises:
-        InvalidJobError: an unknown URL scheme, or a value that is not a store.
-    """
-    if isinstance(store, StoreJournal):
-        return store
-    if isinstance(store, str) and store.split("://", 1)[0].lower() in ("postgresql", "postgres"):
-        from ._cluster import ClusterJournal
-
-        return ClusterJournal(store, **options)
-    if isinstance(store, str):
-        from .stores._url import store_from_url
-
-        store = store_from_url(store)
-    if not isinstance(store, Store):
-        raise InvalidJobError(
-            f"store: expected a Store, a store URL or a StoreJournal, got "
-            f"{type(store).__name__} {store!r}"
-        )
-    if getattr(store, "supports_claims", False):
-        from ._cluster import ClusterJournal
-        from .stores.postgres import PostgresStore
-
-        if isinstance(store, PostgresStore):
-            return ClusterJournal(store, **options)
-    return StoreJournal(store, **options)
-
-
 def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
     """The trigger a job scheduled again at start-up should take over from its stored record.
 
@@ -1062,8 +878,6 @@ def _stored_anchor(job: Job, row: StoredJob) -> Trigger | None:
     the stored ``start`` if it has one, else the stored next fire. None: nothing to adopt (a
     different trigger is a deliberate change, and the code's version wins).
     """
-    from .triggers.interval import IntervalTrigger
-
     live = job.trigger
     if not isinstance(live, IntervalTrigger) or live.start is not None:
         return None

@@ -24,11 +24,11 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Literal, Self
 
-from ._scheduler import _is_async_callable, _short_name, set_progress
+from ._core._executors import WorkerPool, call_in_thread
+from ._core._state import _is_async_callable, _short_name, set_progress
 from .errors import (
     CallableCancelledError,
     DeadlockError,
@@ -237,8 +237,8 @@ class JobPipeline:
         self._max_workers = max_workers
         self._abandon_threads = abandon_threads
         self._stages: tuple[_Stage, ...] = ()
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_size = 0
+        # sized by the stages that run (max_workers, else the most sync callables of a stage)
+        self._pool = WorkerPool(max_workers or 1, name="asyncron-pipeline")
         # counters, guarded by a lock: run_sync() lets several threads run one pipeline at once
         self._lock = threading.Lock()
         self._run_seq = 0
@@ -497,17 +497,10 @@ class JobPipeline:
             )
         return asyncio.run(self.run(initial))
 
-    def _executor_for(self, stages: tuple[_Stage, ...]) -> ThreadPoolExecutor:
+    def _executor_for(self, stages: tuple[_Stage, ...]) -> WorkerPool:
         """The pipeline's thread pool, (re)made when the stages need more threads than it has."""
-        size = self._max_workers or max(s.sync_count for s in stages)
-        with self._lock:
-            pool = self._executor
-            if pool is None or self._executor_size < size:
-                # An outgrown pool is dropped, not shut down: runs still using it keep it alive,
-                # and its idle threads exit once it is garbage (ThreadPoolExecutor does that).
-                pool = ThreadPoolExecutor(size, thread_name_prefix="asyncron-pipeline")
-                self._executor, self._executor_size = pool, size
-            return pool
+        self._pool.executor(self._max_workers or max(s.sync_count for s in stages))
+        return self._pool
 
     async def _run_stage(
         self,
@@ -516,7 +509,7 @@ class JobPipeline:
         total: int,
         stage: _Stage,
         stage_input: Any,
-        executor: ThreadPoolExecutor | None,
+        executor: WorkerPool | None,
         pipeline_deadline: float,
         fail_fast: bool,
         done: list[list[Any]],
@@ -635,7 +628,7 @@ class JobPipeline:
         arg: Any,
         i: int,
         state: _StageRun,
-        executor: ThreadPoolExecutor | None,
+        executor: WorkerPool | None,
         where: str,
     ) -> None:
         """Run one callable and put its result (or exception) in its slot; cancellation passes."""
@@ -645,7 +638,9 @@ class JobPipeline:
             else:
                 assert executor is not None
                 args = (arg,) if step.takes_input else ()
-                value = await _run_in_thread(loop, executor, step.func, args, self._abandon_threads)
+                value = await call_in_thread(
+                    loop, executor, step.func, args, self._abandon_threads
+                )
                 if inspect.isawaitable(value):
                     # a plain callable returning an awaitable (``lambda rows: save(rows)``), as
                     # the scheduler does
@@ -694,56 +689,3 @@ class _StageRun:
         for task in self.tasks:
             if task is not current:
                 task.cancel()
-
-
-async def _run_in_thread(
-    loop: asyncio.AbstractEventLoop,
-    executor: ThreadPoolExecutor,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    abandon: bool,
-) -> Any:
-    """Run ``func(*args)`` in ``executor`` with a copy of the caller's contextvars; return its
-    result or raise its exception.
-
-    A thread cannot be interrupted. Cancelled while the call runs, this waits for it to return
-    (unless ``abandon``) and then lets the cancellation go on, or raises the call's error if it
-    raised one (it counts as the callable's error). Repeated cancellations (anyio cancel scopes
-    re-deliver them) are absorbed the same way. With ``abandon`` it re-raises the cancellation at
-    once (a call still queued for a thread is dropped; a running one finishes unobserved).
-
-    Unlike ``loop.run_in_executor``, the thread wakes a plain future of ours instead of a future
-    chained to the call: a cancelled await cancels only that future, never the call, so the task
-    can go on waiting for the thread, and the normal path costs the same two loop passes.
-    """
-    ctx = contextvars.copy_context()
-    call = executor.submit(ctx.run, func, *args)
-    waiter: list[asyncio.Future[None]] = [loop.create_future()]
-
-    def wake() -> None:  # on the loop
-        if not waiter[0].done():
-            waiter[0].set_result(None)
-
-    def on_done(_: Future[Any]) -> None:  # in the worker thread (or here, if already done)
-        try:
-            loop.call_soon_threadsafe(wake)
-        except RuntimeError:  # the loop is closed: an abandoned call outlived its run
-            pass
-
-    call.add_done_callback(on_done)
-    cancelled = False
-    while not call.done():
-        try:
-            await waiter[0]
-        except asyncio.CancelledError:
-            if abandon:
-                call.cancel()
-                raise
-            cancelled = True
-            waiter[0] = loop.create_future()
-    if cancelled:
-        exc = call.exception()
-        if isinstance(exc, Exception):
-            raise exc
-        raise asyncio.CancelledError
-    return call.result()

@@ -37,6 +37,7 @@ from .errors import (
     StoreVersionError,
     UnresolvedJobError,
 )
+from .triggers.cron import CronTrigger
 from .triggers.interval import IntervalTrigger
 from .triggers.once import OnceTrigger
 
@@ -352,8 +353,6 @@ def trigger_to_doc(trigger: Trigger) -> dict[str, Any]:
             "start": _opt_dt(trigger.start),
             "end": _opt_dt(trigger.end),
         }
-    from .triggers.cron import CronTrigger
-
     if isinstance(trigger, CronTrigger):
         tz = trigger.timezone
         if tz is UTC or (isinstance(tz, timezone) and tz.utcoffset(None) == timedelta(0)):
@@ -405,8 +404,6 @@ def trigger_from_doc(doc: Any, path: str = "trigger") -> Trigger:
                 end=_opt_dt_from(doc.get("end"), f"{path}.end"),
             )
         if kind == "cron":
-            from .triggers.cron import CronTrigger
-
             expr, zone, hash_key = doc["expression"], doc["timezone"], doc.get("hash_key")
             if not isinstance(expr, str) or not isinstance(zone, str):
                 raise ArgumentDecodeError(f"{path}: expression and timezone must be strings")

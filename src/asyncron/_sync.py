@@ -21,11 +21,17 @@ from typing import Any, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
+from ._core._executors import await_it as _await
+from ._core._executors import worker_owner
+from ._core._hooks import hooks_of
+from ._core._state import run_context
 from ._dispatch import as_executor
 from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
-from ._scheduler import AsyncScheduler, _await, current_run, run_context, worker_owner
+from ._scheduler import AsyncScheduler, current_run
 from .abc import Clock, Trigger
 from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
+from .testing import VirtualClock
+from .triggers.cron import CronTrigger
 
 __all__ = ["DependencyScheduler", "Scheduler"]
 
@@ -354,8 +360,6 @@ class Scheduler:
         Raises:
             SchedulerStateError: the scheduler's clock is not a ``VirtualClock``.
         """
-        from .testing import VirtualClock
-
         clock = self._engine.clock
         if not isinstance(clock, VirtualClock):
             raise SchedulerStateError(
@@ -372,8 +376,6 @@ class Scheduler:
         Raises:
             CronParseError: ``cron_expr`` is invalid (a ``ValueError``).
         """
-        from .triggers.cron import CronTrigger
-
         trigger = CronTrigger.from_expression(cron_expr)
         return self._call_nowait(self._schedule_manual, callback, name, trigger)
 
@@ -389,7 +391,7 @@ class Scheduler:
         job (and logged); it does not stop the others.
         """
         claimed = self._call(
-            "run_pending", self._engine.take_due_for_caller, not self._engine.running
+            "run_pending", hooks_of(self._engine).take_due_for_caller, not self._engine.running
         )
         thread = self._loop_thread()
         dispatch = self._dispatch
@@ -418,7 +420,9 @@ class Scheduler:
                 error = exc
             except BaseException as exc:  # KeyboardInterrupt: record it, then let it through
                 error = interrupt = exc
-            thread.call(self._engine.finish_for_caller, job, started, fire_ts, result, error)
+            thread.call(
+                hooks_of(self._engine).finish_for_caller, job, started, fire_ts, result, error
+            )
             if interrupt is not None:
                 raise interrupt
         return len(claimed)

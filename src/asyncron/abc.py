@@ -1,17 +1,47 @@
-"""Extension points: the contracts that triggers and clocks implement.
+"""Extension points: the contracts the parts of asyncron implement and the engine relies on.
 
-Each abstract method documents what it promises and what it raises. Implementations live in
-private modules; users subclass these to add their own kinds.
+* :class:`Trigger` computes fire times; :class:`Clock` is the one source of time.
+* :class:`Executor` runs sync callables off the event loop (a bounded thread pool).
+* :class:`Store` keeps :class:`StoredJob` records; :class:`ClaimStore` adds what a store shared
+  by several processes needs to run each fire once (claims, leases, recovery, change feed).
+* :class:`Journal` is the engine's one seam to persistence: the engine tells it of every change
+  (synchronously, on the loop, never blocking) and asks it to claim fires; it writes behind.
+
+Each method documents what it promises and what it raises. Implementations live in private
+modules; users subclass these to add their own kinds. This module imports nothing of asyncron
+but its errors and model values, so that every layer may depend on it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-__all__ = ["Clock", "TimerHandle", "Trigger"]
+from .errors import InvalidJobError, JobLookupError, SchedulerStateError
+
+if TYPE_CHECKING:
+    from ._model import RunRecord
+
+__all__ = [
+    "ClaimRequest",
+    "ClaimStore",
+    "Clock",
+    "Executor",
+    "Journal",
+    "Recovered",
+    "Store",
+    "StoredJob",
+    "TimerHandle",
+    "Trigger",
+]
+
+
+# -- time -----------------------------------------------------------------------------------------
 
 
 class Trigger(ABC):
@@ -69,8 +99,6 @@ class Clock(ABC):
 
     def now(self) -> datetime:
         """Current wall time as an aware UTC datetime."""
-        from datetime import UTC
-
         return datetime.fromtimestamp(self.time(), UTC)
 
     @abstractmethod
@@ -90,15 +118,35 @@ class Clock(ABC):
         """
 
 
+# -- execution ------------------------------------------------------------------------------------
+
+
+class Executor(ABC):
+    """Runs sync callables off the event loop: a bounded pool of worker threads (the engine's
+    and :class:`~asyncron.JobPipeline`'s; ``asyncron._core._executors.WorkerPool``).
+
+    A call in a thread cannot be interrupted: cancelling what waits for it never stops it.
+    """
+
+    @abstractmethod
+    def offload(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        *args: Any,
+    ) -> asyncio.Future[Any]:
+        """Start ``context.run(func, *args)`` in a worker thread (queued while every thread is
+        busy) and return a future of ``loop`` that gets its result or exception. Call on the
+        loop's thread. Cancelling the future leaves the call running."""
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Drop the calls still queued and let the threads exit after their current call,
+        without waiting for it. A later :meth:`offload` starts a new pool. Idempotent."""
+
+
 # -- stores ---------------------------------------------------------------------------------------
-# Appended for durable jobs (issue 5). Stores never import the engine: they exchange StoredJob
-# values, whose fields are plain JSON data, so every store keeps them the same way.
-
-from collections.abc import Sequence  # noqa: E402
-from dataclasses import dataclass, field, fields, replace  # noqa: E402
-from typing import Any, ClassVar  # noqa: E402
-
-__all__ += ["Store", "StoredJob"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +248,8 @@ class StoredJob:
 
 
 class Store(ABC):
-    """Where durable jobs live. Implemented by the memory, JSON-file, SQLite and (later)
-    PostgreSQL stores; one contract test suite (``tests/stores``) runs against each.
+    """Where durable jobs live. Implemented by the memory, JSON-file, SQLite and PostgreSQL
+    stores; one contract test suite (``tests/stores``) runs against each.
 
     The engine never talks to a store directly: a journal sits between them, keeps the store off
     the hot path (writes are batched behind the engine) and converts jobs to :class:`StoredJob`.
@@ -212,11 +260,9 @@ class Store(ABC):
     ``StoreLockedError`` when another process holds the store, ``StoreVersionError`` for a
     format written by a newer asyncron).
 
-    Distribution (PostgreSQL, a later store): stores with ``supports_claims = True`` claim each
-    fire (identity = job id + scheduled instant, unique) in the same transaction that advances
-    ``next_run``, guarded by ``version`` (a fencing token), and hold renewable leases on running
-    fires. Single-process stores take an exclusive lock at :meth:`open` instead, so
-    :meth:`claim_fire` always succeeds there.
+    Distribution: a store shared by several processes (``supports_claims = True``) also
+    implements :class:`ClaimStore`. Single-process stores take an exclusive lock at :meth:`open`
+    instead, so :meth:`claim_fire` always succeeds there.
     """
 
     #: True for stores shared by several processes that arbitrate each fire.
@@ -265,8 +311,6 @@ class Store(ABC):
             InvalidJobError: a record with this id exists already.
         """
         if await self.get_job(job.id) is not None:
-            from .errors import InvalidJobError
-
             raise InvalidJobError(f"job_id: {job.id!r} is already in use")
         await self.write_batch([job])
 
@@ -277,8 +321,6 @@ class Store(ABC):
             JobLookupError: no record has this id.
         """
         if await self.get_job(job.id) is None:
-            from .errors import JobLookupError
-
             raise JobLookupError(job.id)
         await self.write_batch([job])
 
@@ -311,8 +353,6 @@ class Store(ABC):
         """
         job = await self.get_job(job_id)
         if job is None:
-            from .errors import JobLookupError
-
             raise JobLookupError(job_id)
         await self.write_batch(
             [job.evolve(running_fire=fire_ts, last_fire=fire_ts, last_run=started_at,
@@ -335,8 +375,6 @@ class Store(ABC):
         """
         job = await self.get_job(job_id)
         if job is None:
-            from .errors import JobLookupError
-
             raise JobLookupError(job_id)
         await self.write_batch(
             [
@@ -363,3 +401,215 @@ class Store(ABC):
         and return False when another owner has it.
         """
         return True
+
+
+# -- distribution: several processes sharing one store ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """One fire to claim: its identity, the job's next fire after it, its crash policy, and how
+    many fires of the job may be running on other nodes for this one to run (None: no limit)."""
+
+    job_id: str
+    fire_ts: float
+    next_ts: float | None
+    on_crash: str = "abandon"
+    max_running: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """A fire whose owner's lease expired, as taken over by :meth:`ClaimStore.recover_expired`.
+
+    ``state`` is ``"running"`` (``on_crash="rerun"``: now owned by the caller, with ``token``)
+    or ``"abandoned"`` (recorded; nobody runs it again).
+    """
+
+    job_id: str
+    fire_ts: float
+    state: str
+    attempt: int
+    token: int
+    previous_owner: str
+
+
+class ClaimStore(Store):
+    """A store shared by several processes (nodes) that runs each fire once.
+
+    A fire's identity is (job id, scheduled instant in integer microseconds). Claiming records it
+    uniquely, in the transaction that advances the job's ``next_run``; the winner holds a lease
+    it renews while the run goes on, identified by a *token* (a fencing token: a write carrying
+    an old token changes nothing). Every instant is judged by the database's clock, never a
+    node's. Errors are :class:`~asyncron.errors.StoreError` (or the driver's connection errors,
+    which the journal retries).
+    """
+
+    supports_claims: ClassVar[bool] = True
+
+    @abstractmethod
+    async def claim_fires(
+        self,
+        requests: Sequence[ClaimRequest],
+        owner: str,
+        lease_seconds: float,
+        *,
+        key: str | None = None,
+        max_lead: float = 0.25,
+    ) -> dict[tuple[str, int], int]:
+        """Claim fires in one round trip; returns ``{(job_id, fire_us): token}`` for those won
+        (token 0: recorded as skipped, because the job's ``max_running`` fires are running on
+        other nodes). A fire is won when it is newer than the job's claim watermark, due by the
+        database clock (at most ``max_lead`` seconds early) and not recorded yet."""
+
+    @abstractmethod
+    async def renew_leases(
+        self, owner: str, fires: Sequence[tuple[str, int, int]], lease_seconds: float
+    ) -> set[tuple[str, int]]:
+        """Extend ``owner``'s leases on running fires ``(job_id, fire_us, token)``; returns those
+        renewed. A fire missing from the result was lost: its local run must stop."""
+
+    @abstractmethod
+    async def finish_fires(
+        self, owner: str, outcomes: Sequence[tuple[str, int, int, str, str | None]]
+    ) -> set[tuple[str, int]]:
+        """Record the end of fires ``(job_id, fire_us, token, state, error)``; returns those
+        written (a write whose token no longer matches changes nothing)."""
+
+    @abstractmethod
+    async def recover_expired(
+        self, owner: str, lease_seconds: float, limit: int = 100
+    ) -> list[Recovered]:
+        """Take over running fires whose lease expired, sharing the work between nodes that
+        sweep at once. ``rerun`` fires become ``owner``'s (attempt + 1); ``abandon`` fires are
+        recorded as abandoned."""
+
+    @abstractmethod
+    async def release_fire(self, owner: str, job_id: str, fire_us: int, token: int) -> None:
+        """Give back a fire taken by :meth:`recover_expired` that this node cannot run now: it
+        expires at once, for another node to take."""
+
+    @abstractmethod
+    async def recent_fires(self, job_id: str, limit: int) -> list[dict[str, Any]]:
+        """The job's last ``limit`` fires that ended anywhere in the cluster, oldest first
+        (``fire_us``, ``owner``, ``state``, ``attempt``, ``started``, ``finished``, ``error``)."""
+
+    @abstractmethod
+    async def database_time(self) -> float:
+        """The shared database's clock, POSIX seconds."""
+
+    @abstractmethod
+    async def changes_since(self, seq: int, limit: int = 5000) -> tuple[list[tuple[str, str]], int]:
+        """Job ids changed after change number ``seq``, as ``(job_id, node)``, and the newest
+        change number seen."""
+
+    @abstractmethod
+    async def last_change(self) -> int:
+        """The newest change number (0 when none)."""
+
+    @abstractmethod
+    async def prune(self, fire_retention: float, change_retention: float = 3600.0) -> None:
+        """Delete finished fire records older than ``fire_retention`` seconds and change entries
+        older than ``change_retention``; fires older than the watermark stay unclaimable."""
+
+    @abstractmethod
+    async def listen(self, on_notify: Callable[[str], None], on_lost: Callable[[], None]) -> None:
+        """Subscribe to change notifications: ``on_notify(payload)`` for each, ``on_lost()`` once
+        when the subscription ends (the journal then polls and listens again).
+
+        Raises:
+            Exception: the subscription could not be made (retried later).
+        """
+
+    @abstractmethod
+    def listener_alive(self) -> bool:
+        """True while the change subscription is open."""
+
+
+# -- the engine's seam to persistence -------------------------------------------------------------
+
+
+class Journal(ABC):
+    """Persists an engine's jobs (``StoreJournal`` for a :class:`Store`, ``ClusterJournal`` for a
+    :class:`ClaimStore`). The engine holds at most one; ``AsyncScheduler(store=...)`` and
+    ``use_store()`` make it.
+
+    ``job`` arguments are the engine's live record of a job (``asyncron._core.JobState``): read
+    what is needed at once (or keep the record to snapshot it later, on the loop thread); never
+    change it. Every method except :meth:`open`, :meth:`close`, :meth:`claim` and
+    :meth:`past_runs` is called on the loop thread and must not block. A journal reaches the
+    engine only through ``asyncron._core._hooks.hooks_of(engine)`` and its public API.
+    """
+
+    #: True when the engine must :meth:`claim` each fire before running it (a shared store).
+    claims: ClassVar[bool] = False
+
+    def validate(self, job: Any) -> None:  # noqa: B027 - optional: every job can be stored
+        """Called before a job is added (or changed in a way that changes what is stored).
+
+        Raises:
+            InvalidJobError: the job cannot be stored (the message says why and what to do);
+                the job is then not added.
+        """
+
+    @abstractmethod
+    def job_added(self, job: Any) -> None:
+        """A job was added (after :meth:`validate`)."""
+
+    @abstractmethod
+    def job_changed(self, job: Any) -> None:
+        """Something stored about the job changed (status, next fire, counts, options...)."""
+
+    @abstractmethod
+    def run_started(self, job: Any, fire_ts: float) -> None:
+        """A run of the fire scheduled at ``fire_ts`` (POSIX seconds) started (a crash during it
+        must be visible at the next open)."""
+
+    def job_removed(self, job: Any) -> None:  # noqa: B027 - optional: nothing to delete
+        """The job was removed from the engine: forget it."""
+
+    async def claim(self, job: Any, fire_ts: float) -> bool:
+        """Claim the fire (job, ``fire_ts``) for this engine; True when it must run here. Called
+        only when :attr:`claims` is true; the engine keeps the job's run slot meanwhile. An
+        exception counts as a lost claim (logged)."""
+        return True
+
+    @property
+    def unresolved(self) -> Sequence[Any]:
+        """Stored jobs that could not be loaded, kept untouched in the store (each with ``id``,
+        ``name``, ``func_ref``, ``reason`` and ``next_run``)."""
+        return ()
+
+    def register_function(self, name: str, func: Callable[..., Any]) -> int:
+        """Register ``func`` under ``name`` for stored jobs; returns how many unresolved jobs
+        came back.
+
+        Raises:
+            SchedulerStateError: this journal keeps no function registry.
+            InvalidJobError: ``name`` or ``func`` is not acceptable.
+        """
+        raise SchedulerStateError(
+            f"register_function: {type(self).__name__} keeps no function registry"
+        )
+
+    async def past_runs(self, job_id: str, limit: int) -> list[RunRecord] | None:
+        """The job's last ``limit`` runs on every node sharing the store, or None when the
+        store is not shared (the engine's own history is then the whole story).
+
+        Raises:
+            Exception: the shared store could not be read (the caller logs it and goes on).
+        """
+        return None
+
+    @abstractmethod
+    async def open(self, engine: Any) -> None:
+        """Open the store and bring every stored job back into ``engine`` (an
+        ``AsyncScheduler``) before it starts firing.
+
+        Raises:
+            StoreLockedError, StoreVersionError, StoreError: from the store; nothing is loaded.
+        """
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Write what is pending, stop background work and close the store. Idempotent."""

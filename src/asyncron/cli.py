@@ -766,7 +766,7 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
 
     The other stored jobs are loaded but the scheduler is not started, so nothing else fires.
     """
-    from ._persistence import StoreJournal, make_journal
+    from ._persistence import StoreJournal
     from ._refs import FunctionRegistry
     from ._scheduler import AsyncScheduler
 
@@ -784,13 +784,10 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
     registry = FunctionRegistry([module])
-    if getattr(store, "supports_claims", False):
-        # PostgreSQL: this process must not join the cluster (it would claim fires and recover
-        # other nodes' leases); a plain journal loads the definitions and runs the one job, as
-        # run_now does on any node (not claimed).
-        journal = StoreJournal(store, registry=registry)
-    else:
-        journal = make_journal(store, registry=registry)
+    # A plain journal, whatever the store: with PostgreSQL this process must not join the cluster
+    # (it would claim fires and recover other nodes' leases); it loads the definitions and runs
+    # the one job, as run_now does on any node (not claimed).
+    journal = StoreJournal(store, registry=registry)
     engine = AsyncScheduler(store=journal)
     # The job's failure is reported in one line below: keep the engine's log quiet unless --debug.
     quiet = contextlib.nullcontext() if args.debug else _logging_to(logging.NullHandler())

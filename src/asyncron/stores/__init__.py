@@ -8,10 +8,13 @@ one process, crash-safe). Select one by object or by URL (``memory://``,
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .._crypto import Keyring
-from .._persistence import MisfirePlan, MisfirePolicy, StoreJournal, UnresolvedJob, plan_misfires
 from .._refs import FunctionRegistry
-from .._serialize import (
+from ..abc import Store, StoredJob
+from ..errors import (
     ArgumentDecodeError,
     DecryptionError,
     StoreCorruptError,
@@ -20,11 +23,19 @@ from .._serialize import (
     StoreVersionError,
     UnresolvedJobError,
 )
-from ..abc import Store, StoredJob
 from ._url import store_from_url
 from .jsonfile import JsonFileStore
 from .memory import MemoryStore
 from .sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from .._persistence import (
+        MisfirePlan,
+        MisfirePolicy,
+        StoreJournal,
+        UnresolvedJob,
+        plan_misfires,
+    )
 
 __all__ = [
     "ArgumentDecodeError",
@@ -48,3 +59,16 @@ __all__ = [
     "plan_misfires",
     "store_from_url",
 ]
+
+# The journal's names, offered here for users (``from asyncron.stores import StoreJournal``). They
+# belong to the journal layer, above the stores: a store must never depend on the journal, so
+# they are looked up when first used (PEP 562), not imported with the stores.
+_JOURNAL_NAMES = frozenset(
+    {"MisfirePlan", "MisfirePolicy", "StoreJournal", "UnresolvedJob", "plan_misfires"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _JOURNAL_NAMES:
+        return getattr(importlib.import_module("asyncron._persistence"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,9 @@ from urllib.parse import unquote, urlsplit
 
 from ..abc import Store
 from ..errors import InvalidJobError
+from .jsonfile import JsonFileStore
+from .memory import MemoryStore
+from .sqlite import SQLiteStore
 
 __all__ = ["store_from_url"]
 
@@ -33,18 +36,12 @@ def store_from_url(url: str) -> Store:
     scheme = parts.scheme.lower()
     path = unquote(parts.netloc + parts.path)
     if scheme == "memory":
-        from .memory import MemoryStore
-
         return MemoryStore()
     if scheme in ("json", "sqlite") and not path:
         raise InvalidJobError(f"store: the URL {url!r} has no file path")
     if scheme == "json":
-        from .jsonfile import JsonFileStore
-
         return JsonFileStore(path)
     if scheme == "sqlite":
-        from .sqlite import SQLiteStore
-
         return SQLiteStore(path)
     raise InvalidJobError(
         f"store: unknown store URL {url!r}; use memory://, json:///path/state.json or "

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._serialize import dumps
-from ..abc import Store, StoredJob
+from ..abc import ClaimRequest, ClaimStore, Recovered, StoredJob
 from ..errors import StoreError, StoreVersionError
 
 if TYPE_CHECKING:
@@ -106,36 +106,8 @@ def to_us(ts: float) -> int:
     return round(ts * 1_000_000)
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimRequest:
-    """One fire to claim: its identity, the job's next fire after it, its crash policy, and how
-    many fires of the job may be running on other nodes for this one to run (None: no limit)."""
-
-    job_id: str
-    fire_ts: float
-    next_ts: float | None
-    on_crash: str = "abandon"
-    max_running: int | None = None
-
-
 #: The token :meth:`PostgresStore.claim_fires` returns for a fire it recorded as skipped.
 SKIPPED = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Recovered:
-    """A fire whose owner's lease expired, as taken over by :meth:`PostgresStore.recover_expired`.
-
-    ``state`` is ``"running"`` (``on_crash="rerun"``: now owned by the caller, with ``token``)
-    or ``"abandoned"`` (recorded; nobody runs it again).
-    """
-
-    job_id: str
-    fire_ts: float
-    state: str
-    attempt: int
-    token: int
-    previous_owner: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +124,7 @@ class FireRecord:
     error: str | None
 
 
-class PostgresStore(Store):
+class PostgresStore(ClaimStore):
     """Jobs in PostgreSQL, shared by any number of scheduler processes.
 
     Args:

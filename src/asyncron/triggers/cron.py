@@ -38,6 +38,7 @@ from typing import Any, NoReturn
 from .._tz import ensure_aware, resolve_zone
 from ..abc import Trigger
 from ..errors import InvalidTriggerError
+from ._cron_describe import describe
 from ._cron_parse import CronSpec, day_mask, first_weekday, month_length, parse_expression
 
 __all__ = ["CronTrigger"]
@@ -313,8 +314,6 @@ class CronTrigger(Trigger):
 
     def describe(self) -> str:
         """The schedule in plain English, e.g. ``"at 09:00 on Monday through Friday"``."""
-        from ._cron_describe import describe
-
         return describe(self._spec)
 
     # -- day masks ------------------------------------------------------------------------
