@@ -277,3 +277,13 @@ def test_stop_from_a_dispatched_callback_does_not_wait_for_itself() -> None:
     loop_thread.join(10)
     assert not loop_thread.is_alive() and time.monotonic() - began < 5
     pool.shutdown()
+
+
+def test_a_persistent_scheduler_takes_a_dispatcher_too(tmp_path: Any) -> None:
+    from asyncron import PersistentScheduler
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="saved")
+    with PersistentScheduler(tmp_path / "jobs.json", dispatcher=pool) as s:
+        job_id = s.schedule(where, function_name="where", max_runs=1)
+        assert s.wait_job(job_id, timeout=10).result.startswith("saved")
+    pool.shutdown()

@@ -49,6 +49,7 @@ class PersistentScheduler(Scheduler):
         misfire: the default misfire policy (default: run the latest missed fire once).
         on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
         allowed_modules: module prefixes that stored ``module:qualname`` references may import.
+        dispatcher: what runs due sync callbacks (see :class:`~asyncron.Scheduler`).
         Other keyword arguments are those of :class:`~asyncron.Scheduler`.
 
     Raises:
@@ -67,6 +68,7 @@ class PersistentScheduler(Scheduler):
         stop_timeout: float = 10.0,
         clock: Clock | None = None,
         use_uvloop: bool | None = None,
+        dispatcher: object | None = None,
     ) -> None:
         self._journal = StoreJournal(
             _store_for(state_file),
@@ -77,7 +79,11 @@ class PersistentScheduler(Scheduler):
             only_named=True,
         )
         super().__init__(
-            max_workers=max_workers, stop_timeout=stop_timeout, clock=clock, use_uvloop=use_uvloop
+            dispatcher,
+            max_workers=max_workers,
+            stop_timeout=stop_timeout,
+            clock=clock,
+            use_uvloop=use_uvloop,
         )
 
     def _make_engine(self, **options: Any) -> AsyncScheduler:
