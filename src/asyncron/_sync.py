@@ -132,12 +132,11 @@ class Scheduler:
 
     Args:
         dispatcher: what runs due sync callbacks, for :meth:`run_pending` and the background
-            loop alike: a ``concurrent.futures.Executor``, an object with
-            ``submit(fn, *args)`` or ``dispatch(fn)``, or a function ``dispatcher(fn)`` (it
-            must call ``fn`` once, in any thread;
-            the scheduler learns the outcome when it returns). None: the scheduler's own thread
-            pool (and the calling thread for ``run_pending``). Async callbacks always run on the
-            scheduler's loop.
+            loop alike: a ``concurrent.futures.Executor``, an object with ``submit(fn, *args)``
+            or ``dispatch(fn)``, or a function ``dispatcher(fn)``. It must call ``fn`` once, in
+            any thread; the scheduler learns the outcome when ``fn`` returns. None: the
+            scheduler's own thread pool (and the calling thread for ``run_pending``). Async
+            callbacks always run on the scheduler's loop.
         max_workers: size of the thread pool that runs sync jobs (without a dispatcher).
         stop_timeout: how long :meth:`stop` waits for running jobs.
         clock: the time source (tests).
