@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "asyncron._refs",
             "asyncron._crypto",
             "asyncron._events",
+            "asyncron._apscheduler_hints",
         ),
     ),
     ("contracts", ("asyncron.abc", "asyncron._model")),
@@ -45,12 +46,17 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "asyncron._serialize",
             "asyncron._misfire",
             "asyncron._dispatch",
+            "asyncron._listing",
+            "asyncron._shorthand",
             "asyncron.stores",
         ),
     ),
     ("core", ("asyncron._core",)),
     ("engine", ("asyncron._scheduler", "asyncron._pipeline")),
-    ("journals", ("asyncron._persistence", "asyncron._cluster", "asyncron._journal")),
+    (
+        "journals",
+        ("asyncron._persistence", "asyncron._cluster", "asyncron._liveness", "asyncron._journal"),
+    ),
     (
         "outer",
         (

@@ -3,11 +3,15 @@
 The engine builds an event only when someone subscribed (one truth test otherwise). Each
 subscription owns a bounded buffer drained by its own task: dispatch only appends, so a slow
 subscriber costs it nothing; when a buffer is full the newest event is dropped and counted.
+A sync callback is called in a worker thread (the loop's default executor), never on the loop
+itself: a callback that blocks for a second would otherwise hold every job for that second.
+An async callback runs on the loop, as a task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from collections import deque
@@ -121,13 +125,24 @@ class RunSucceeded(JobEvent):
 
 @dataclass(frozen=True, slots=True)
 class RunFailed(JobEvent):
-    """``outcome`` is ``failed``, ``cancelled``, ``timed_out`` or ``abandoned``."""
+    """``outcome`` is ``failed``, ``cancelled``, ``timed_out`` or ``abandoned``.
+
+    ``error`` is the text (``"ValueError: boom"``); ``exception`` the exception object itself
+    (None for a run that was cancelled or abandoned), ``exception_type`` its class and
+    ``traceback`` the formatted traceback (what APScheduler's ``JobExecutionEvent`` carries).
+    """
 
     scheduled_at: datetime
     attempt: int
     duration: float
     error: str
     outcome: str
+    exception: BaseException | None = None
+    traceback: str | None = None
+
+    @property
+    def exception_type(self) -> type[BaseException] | None:
+        return None if self.exception is None else type(self.exception)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +151,7 @@ class RunRetried(JobEvent):
     attempt: int
     delay: float
     error: str
+    exception: BaseException | None = None
 
 
 class Subscription:
@@ -158,6 +174,9 @@ class Subscription:
         self._queue: deque[Event] = deque()
         self._ready: asyncio.Event | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._abandoned = False  # set by a stop that stopped waiting for this subscriber
+        self._is_async = callback is not None and _is_async_callback(callback)
         self.dropped = 0
         self.closed = False
 
@@ -177,6 +196,7 @@ class Subscription:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop yet (a job scheduled at import time): delivered with the next event
+        self._loop = loop
         if self._ready is None:
             self._ready = asyncio.Event()
         self._ready.set()
@@ -186,20 +206,69 @@ class Subscription:
     async def _deliver(self) -> None:
         callback = self._callback
         assert callback is not None
+        if self._is_async:
+            while self._queue:
+                await _call_here(callback, self._queue.popleft())
+            return
+        # A sync callback runs in a worker thread, fed in batches (one thread hop per batch,
+        # not per event), one batch at a time: events still arrive in order.
+        loop = asyncio.get_running_loop()
         while self._queue:
-            event = self._queue.popleft()
+            batch = list(self._queue)
+            self._queue.clear()
+            self._abandoned = False  # only the batch in hand when a stop gave up is cut short
+            try:
+                await loop.run_in_executor(None, self._call_each, batch, loop)
+            except RuntimeError:  # the executor is shut down (interpreter exit): call here
+                for event in batch:
+                    await _call_here(callback, event)
+
+    def _call_each(self, batch: list[Event], loop: asyncio.AbstractEventLoop) -> None:
+        """Deliver ``batch`` in a worker thread, stopping early once the subscription is
+        abandoned (a stop that could not wait any longer): the rest is counted as dropped."""
+        callback = self._callback
+        assert callback is not None
+        for i, event in enumerate(batch):
+            if self._abandoned:
+                self.dropped += len(batch) - i
+                self._hub.dropped += len(batch) - i
+                return
             try:
                 result = callback(event)
-                if inspect.isawaitable(result):
-                    await result
+                if inspect.iscoroutine(result):  # a sync callable that returned a coroutine
+                    asyncio.run_coroutine_threadsafe(result, loop).result()
             except Exception:
                 logger.exception("event subscriber %r failed on %r", callback, event)
 
+    async def wait_delivered(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event has been handed to the callback (and it returned);
+        True if that happened within ``timeout`` seconds. The subscription stays open."""
+        pump = self._pump
+        if pump is None or pump.done():
+            return True
+        done, _ = await asyncio.wait({pump}, timeout=timeout)
+        return bool(done)
+
     def unsubscribe(self) -> None:
+        """End the subscription; safe from any thread (a sync callback's, say)."""
         self._hub.remove(self)
         self.closed = True
-        if self._ready is not None:
-            self._ready.set()
+        ready = self._ready
+        if ready is None:
+            return
+        loop = self._loop
+        try:
+            on_loop = loop is None or asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            ready.set()
+            return
+        assert loop is not None
+        try:
+            loop.call_soon_threadsafe(ready.set)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
 
     async def _iterate(self) -> AsyncIterator[Event]:
         try:
@@ -220,6 +289,25 @@ class Subscription:
         self.unsubscribe()
         if self._pump is not None:
             await asyncio.gather(self._pump, return_exceptions=True)
+
+
+def _is_async_callback(callback: Callable[..., Any]) -> bool:
+    target: Any = callback
+    while isinstance(target, functools.partial):
+        target = target.func
+    call = getattr(type(target), "__call__", None)  # noqa: B004 (async __call__ objects)
+    return inspect.iscoroutinefunction(target) or (
+        not inspect.isroutine(target) and inspect.iscoroutinefunction(call)
+    )
+
+
+async def _call_here(callback: Callable[[Event], Any], event: Event) -> None:
+    try:
+        result = callback(event)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("event subscriber %r failed on %r", callback, event)
 
 
 class EventHub:
@@ -266,6 +354,25 @@ class EventHub:
         for sub in list(self.subscriptions):
             if sub.wants(event):
                 sub.push(event)
+
+    async def drain(self, timeout: float | None) -> bool:
+        """Wait (up to ``timeout`` seconds) until every callback has been handed the events
+        queued for it; True if all were. Subscriptions stay open."""
+        busy = {
+            sub._pump: sub
+            for sub in self.subscriptions
+            if sub._pump is not None and not sub._pump.done()
+        }
+        if not busy:
+            return True
+        _, pending = await asyncio.wait(set(busy), timeout=timeout)
+        for pump in pending:  # the callback in progress finishes; the rest is dropped
+            sub = busy[pump]
+            sub._abandoned = True
+            sub.dropped += len(sub._queue)
+            self.dropped += len(sub._queue)
+            sub._queue.clear()
+        return not pending
 
     def close_all(self) -> None:
         for sub in list(self.subscriptions):

@@ -219,6 +219,7 @@ class StoreJournal(Journal):
         if rec is None:
             return
         self._recs[job.id] = rec
+        self._removed.discard(job.id)  # schedule(replace=True): removed, then added again
         self._mark(job)
 
     def job_changed(self, job: _JobState) -> None:
@@ -283,6 +284,23 @@ class StoreJournal(Journal):
     def unresolved(self) -> list[UnresolvedJob]:
         """Stored jobs that could not be brought back (kept untouched in the store)."""
         return [u for _, u in self._unresolved.values()]
+
+    def unresolved_reason(self, job_id: str) -> str | None:
+        """Why the stored job ``job_id`` could not be loaded, or None if it is not unresolved."""
+        entry = self._unresolved.get(job_id)
+        return None if entry is None else entry[1].reason
+
+    def forget_unresolved(self, job_id: str) -> bool:
+        """Drop an unresolved stored job and delete its record (``remove()``, or
+        ``schedule(replace=True)`` with its id); False if it is not unresolved."""
+        if self._unresolved.pop(job_id, None) is None:
+            return False
+        self._removed.add(job_id)
+        self._gen += 1
+        wake = self._wake
+        if wake is not None and not wake.is_set():
+            wake.set()
+        return True
 
     def is_persisted(self, job_id: str) -> bool:
         """True when the job is written to the store."""

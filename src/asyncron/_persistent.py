@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from ._model import JobOptions
 from ._persistence import MisfirePolicy, OnCrash, StoreJournal, UnresolvedJob
 from ._refs import FunctionRegistry
 from ._scheduler import AsyncScheduler
-from ._sync import Scheduler
+from ._sync import Scheduler, _classic
 from .abc import Clock, Store, Trigger
 from .stores._url import store_from_url
 
@@ -39,7 +41,11 @@ class PersistentScheduler(Scheduler):
     other jobs stay in memory, as in the classic API. Saved jobs are loaded by :meth:`start`;
     fires missed while the process was down follow ``misfire``; a stored job whose function is
     not registered is kept in the file, listed by :meth:`unresolved_jobs`, and comes back when
-    :meth:`register_function` registers it.
+    :meth:`register_function` registers it. A fixed ``job_id=`` keeps a job's identity across
+    restarts (``replace=True`` replaces the stored job of that id). Without :meth:`stop`, the
+    state is saved at interpreter exit. The other keyword arguments (``max_workers``,
+    ``stop_timeout``, ``clock``, ``use_uvloop``, ``leader_lock``, ``job_defaults``,
+    ``timezone``) are those of :class:`~asyncron.Scheduler`.
 
     Args:
         state_file: a JSON file path (default kind), a path ending in ``.db``/``.sqlite``
@@ -68,6 +74,9 @@ class PersistentScheduler(Scheduler):
         stop_timeout: float = 10.0,
         clock: Clock | None = None,
         use_uvloop: bool | None = None,
+        leader_lock: str | os.PathLike[str] | None = None,
+        job_defaults: dict[str, Any] | JobOptions | None = None,
+        timezone: str | tzinfo | None = None,
         dispatcher: object | None = None,
     ) -> None:
         self._journal = StoreJournal(
@@ -84,6 +93,9 @@ class PersistentScheduler(Scheduler):
             stop_timeout=stop_timeout,
             clock=clock,
             use_uvloop=use_uvloop,
+            leader_lock=leader_lock,
+            job_defaults=job_defaults,
+            timezone=timezone,
         )
 
     def _make_engine(self, **options: Any) -> AsyncScheduler:
@@ -94,15 +106,7 @@ class PersistentScheduler(Scheduler):
         """The journal between the engine and the store (unresolved jobs, misfire report)."""
         return self._journal
 
-    def register_function(self, name: str, func: Callable[..., Any]) -> None:
-        """Register ``func`` under ``name`` for stored jobs; unresolved stored jobs naming it
-        come back at once (when the scheduler is started).
-
-        Raises:
-            InvalidJobError: ``name`` is empty or ``func`` is not callable.
-        """
-        self._call_nowait(self._journal.register_function, name, func)
-
+    @_classic
     def schedule(
         self,
         func: Callable[..., Any],
@@ -112,10 +116,18 @@ class PersistentScheduler(Scheduler):
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
         function_name: str | None = None,
+        *,
+        job_id: str | None = None,
+        replace: bool = False,
+        depends_on: Iterable[str] | None = None,
+        **options: Any,
     ) -> str:
-        """Add a job (see :meth:`Scheduler.schedule`). With ``function_name`` the job is stored:
-        ``func`` is registered under that name if the name is new, its arguments must be JSON
-        data, and the call returns once the job is written.
+        """Add a job (see :meth:`Scheduler.schedule`, whose keyword options it takes). With
+        ``function_name`` the job is stored: ``func`` is registered under that name if the name
+        is new, its arguments must be JSON data, and the call returns once the job is written.
+        A fixed ``job_id`` keeps the job's identity across restarts: scheduled before
+        :meth:`start`, it takes over the stored job of that id (keeping its place on the stored
+        grid); after, ``replace=True`` replaces it.
 
         Raises:
             InvalidJobError: a bad argument; with ``function_name``, also arguments that cannot
@@ -123,38 +135,27 @@ class PersistentScheduler(Scheduler):
                 function.
             StoreError: the job could not be written (it is kept and retried in the background).
         """
+        options.update(job_id=job_id, replace=replace, depends_on=depends_on)
         if function_name is None:
-            return super().schedule(func, name, trigger, args, kwargs, max_runs)
-        if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
-            return self._engine.schedule_nowait(
-                func, name, trigger, args, kwargs, max_runs, function_name=function_name
-            )
-        job_id: str = self._call(
-            "schedule",
-            self._schedule_saved,
+            return super().schedule(func, name, trigger, args, kwargs, max_runs, **options)
+        add = functools.partial(
+            self._engine.schedule_nowait,
             func,
             name,
             trigger,
             args,
             kwargs,
             max_runs,
-            function_name,
+            function_name=function_name,
+            **options,
         )
-        return job_id
+        if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
+            return add()
+        new_id: str = self._call("schedule", self._schedule_saved, add)
+        return new_id
 
-    async def _schedule_saved(
-        self,
-        func: Callable[..., Any],
-        name: str | None,
-        trigger: Any,
-        args: Iterable[Any],
-        kwargs: dict[str, Any] | None,
-        max_runs: int | None,
-        function_name: str,
-    ) -> str:
-        job_id = self._engine.schedule_nowait(
-            func, name, trigger, args, kwargs, max_runs, function_name=function_name
-        )
+    async def _schedule_saved(self, add: Callable[[], str]) -> str:
+        job_id = add()
         await self._journal.flush()
         return job_id
 

@@ -33,6 +33,7 @@ from ._events import (
     SchedulerStarted,
     Subscription,
 )
+from ._listing import coerce_statuses, order_jobs
 from ._model import (
     Job,
     JobDescription,
@@ -41,6 +42,7 @@ from ._model import (
     RunRecord,
     SchedulerStatistics,
 )
+from ._tz import local_zone, resolve_zone
 from .abc import Clock, Journal, Store, Trigger
 from .errors import (
     DeadlockError,
@@ -83,6 +85,8 @@ class AsyncScheduler(Engine):
             stand by, retrying every ``leader_retry`` seconds, and one of them takes over when
             the holder stops or dies (the OS releases its lock). See docs/web.md.
         leader_retry: seconds between a standby's attempts to take the lock (default 1).
+        timezone: the zone of cron strings and naive datetimes given to ``schedule()``, and of
+            triggers built without one (``CronTrigger(hour=9)``); default: the local zone.
         executor: a ``concurrent.futures.Executor`` that runs sync callables instead of the
             scheduler's own thread pool (``max_workers`` then does not apply); the scheduler
             never shuts it down.
@@ -102,8 +106,10 @@ class AsyncScheduler(Engine):
         store_options: dict[str, Any] | None = None,
         leader_lock: str | os.PathLike[str] | None = None,
         leader_retry: float = 1.0,
+        timezone: str | tzinfo | None = None,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
+        zone = None if timezone is None else resolve_zone(timezone)
         pool = None if executor is None else DispatchPool(executor)
         if leader_lock is not None and not isinstance(leader_lock, str | os.PathLike):
             raise InvalidJobError(f"leader_lock: expected a file path, got {leader_lock!r}")
@@ -136,6 +142,7 @@ class AsyncScheduler(Engine):
             job_defaults=job_defaults,
             pool=pool,
         )
+        self._zone = zone
         if store is not None:
             self.use_store(store, **(store_options or {}))
 
@@ -194,6 +201,11 @@ class AsyncScheduler(Engine):
     @property
     def clock(self) -> Clock:
         return self._clock
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The scheduler's default zone (``timezone=``, else the local zone)."""
+        return local_zone() if self._zone is None else self._zone
 
     async def start(self) -> None:
         """Start firing jobs. Idempotent; a stopped scheduler may be started again."""
@@ -264,6 +276,7 @@ class AsyncScheduler(Engine):
         job_id: str | None = None,
         function_name: str | None = None,
         depends_on: Iterable[str] | None = None,
+        replace: bool = False,
         **options: Any,
     ) -> str:
         """Add a job and return its id.
@@ -275,11 +288,15 @@ class AsyncScheduler(Engine):
         ``options`` are :class:`~asyncron.JobOptions` fields overriding the scheduler's defaults:
         ``overlap``, ``max_instances``, ``buffer_limit``, ``retries``, ``retry_delay``,
         ``max_retry_delay``, ``retry_on``, ``timeout``, ``jitter``, ``misfire_grace_time``,
-        ``history`` (see docs/controlling-jobs.md).
+        ``history`` (see docs/controlling-jobs.md). ``replace=True`` replaces the job that has
+        this ``job_id``, if any (APScheduler's ``replace_existing``): as ``remove()`` then
+        ``schedule()``, in one step.
 
         Raises:
             InvalidJobError: ``func`` is not callable, or another argument has the wrong type or
-                value (the message names it), or ``job_id`` is already in use.
+                value (the message names it), or ``job_id`` is already in use (without
+                ``replace=True``).
+            JobStateError: ``replace=True`` and jobs that can still run depend on the old job.
             InvalidTriggerError: the trigger shorthand could not be turned into a trigger.
         """
         return self.schedule_nowait(
@@ -292,6 +309,7 @@ class AsyncScheduler(Engine):
             job_id=job_id,
             function_name=function_name,
             depends_on=depends_on,
+            replace=replace,
             **options,
         )
 
@@ -308,11 +326,16 @@ class AsyncScheduler(Engine):
         function_name: str | None = None,
         depends_on: Iterable[str] | None = None,
         manual: bool = False,
+        replace: bool = False,
         **options: Any,
     ) -> str:
         """The body of :meth:`schedule`; never blocks. For code already on the loop that is not
         in a coroutine (callbacks)."""
-        job = self._make_job(func, name, trigger, args, kwargs, max_runs, job_id, manual, options)
+        if not isinstance(replace, bool):
+            raise InvalidJobError(f"replace: expected True or False, got {replace!r}")
+        job = self._make_job(
+            func, name, trigger, args, kwargs, max_runs, job_id, manual, options, replace
+        )
         if function_name is not None:
             if not isinstance(function_name, str) or not function_name:
                 raise InvalidJobError(
@@ -322,6 +345,8 @@ class AsyncScheduler(Engine):
         deps = self._check_deps(depends_on)
         if self._journal is not None:
             self._journal.validate(job)
+        if replace:  # validated above: nothing fails after this
+            self.remove_nowait(job.id)
         if deps:
             self._graph.add(job.id, deps, self._dep_done_for_good)
             self._any_edges = True
@@ -413,22 +438,43 @@ class AsyncScheduler(Engine):
             )
         return self._journal.register_function(name, func)
 
-    async def list_jobs(self, status: JobStatus | str | None = None) -> list[Job]:
-        """Snapshots of every job (in the order they were added), optionally only those with
-        ``status``.
+    async def list_jobs(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        active: bool = False,
+        order: str = "added",
+    ) -> list[Job]:
+        """Snapshots of every job, optionally only those with ``status`` (one status or a
+        collection). ``active=True`` keeps only the jobs that can still fire (pending, running
+        or paused: APScheduler's ``get_jobs()``). ``order`` is ``"added"`` (the order they were
+        added, the default) or ``"next_run"`` (soonest next fire first, jobs without one last).
 
         Raises:
-            InvalidJobError: ``status`` is not a JobStatus or one of its values.
+            InvalidJobError: ``status`` is not a JobStatus or one of its values, or an unknown
+                ``order``.
         """
-        return self.list_jobs_nowait(status)
+        return self.list_jobs_nowait(status, active=active, order=order)
 
-    def list_jobs_nowait(self, status: JobStatus | str | None = None) -> list[Job]:
-        if status is None:
-            return [job.snapshot() for job in self._jobs.values()] + self._unresolved()
-        wanted = self._coerce_status(status)
-        if wanted is JobStatus.UNRESOLVED:
-            return self._unresolved()
-        return [job.snapshot() for job in self._jobs.values() if job.status is wanted]
+    def list_jobs_nowait(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        active: bool = False,
+        order: str = "added",
+    ) -> list[Job]:
+        if status is None and not active:
+            jobs = [job.snapshot() for job in self._jobs.values()] + self._unresolved()
+        else:
+            wanted = None if status is None else coerce_statuses(status)
+            jobs = [
+                job.snapshot()
+                for job in self._jobs.values()
+                if (wanted is None or job.status in wanted) and not (active and job.status.is_final)
+            ]
+            if not active and wanted is not None and JobStatus.UNRESOLVED in wanted:
+                jobs += self._unresolved()
+        return order_jobs(jobs, order)
 
     async def run_now(self, job_id: str) -> Any:
         """Run the job at once, outside its schedule, and return its result (re-raising its error).
@@ -494,18 +540,19 @@ class AsyncScheduler(Engine):
     def pause_nowait(self, job_id: str) -> bool:
         return self._pause(job_id)
 
-    async def resume(self, job_id: str) -> bool:
+    async def resume(self, job_id: str, *, catch_up: bool = True) -> bool:
         """Let a paused job fire again. Fires it missed while paused are coalesced into one run
-        at once, unless they are older than its ``misfire_grace_time`` (then skipped and
-        counted). Returns False if the job was not paused.
+        at once, unless they are older than its ``misfire_grace_time`` or ``catch_up`` is False
+        (APScheduler's ``resume_job``): then they are skipped, counted as misfires, and the job
+        waits for its next fire after now. Returns False if the job was not paused.
 
         Raises:
             JobLookupError: no such job.
         """
-        return self.resume_nowait(job_id)
+        return self.resume_nowait(job_id, catch_up=catch_up)
 
-    def resume_nowait(self, job_id: str) -> bool:
-        return self._resume(job_id)
+    def resume_nowait(self, job_id: str, *, catch_up: bool = True) -> bool:
+        return self._resume(job_id, catch_up)
 
     async def pause_all(self) -> int:
         """Pause every job that can be paused; returns how many were."""
@@ -591,7 +638,7 @@ class AsyncScheduler(Engine):
             CronParseError: the expression is invalid (at decoration time).
         """
 
-        trigger = CronTrigger.from_expression(expression, timezone=timezone)
+        trigger = CronTrigger.from_expression(expression, timezone=timezone or self._zone)
 
         def decorate(func: _F) -> _F:
             self.schedule_nowait(func, name, trigger, **options)

@@ -347,12 +347,16 @@ def trigger_to_doc(trigger: Trigger) -> dict[str, Any]:
         return {"type": "once", "run_at": dt_to_doc(trigger.run_at)}
     if isinstance(trigger, IntervalTrigger):
         iv = trigger.interval
-        return {
+        doc: dict[str, Any] = {
             "type": "interval",
             "interval": [iv.days, iv.seconds, iv.microseconds],
             "start": _opt_dt(trigger.start),
             "end": _opt_dt(trigger.end),
         }
+        zone_key = getattr(trigger.timezone, "key", None)  # display zone only (next_run)
+        if isinstance(zone_key, str):
+            doc["timezone"] = zone_key
+        return doc
     if isinstance(trigger, CronTrigger):
         tz = trigger.timezone
         if tz is UTC or (isinstance(tz, timezone) and tz.utcoffset(None) == timedelta(0)):
@@ -398,10 +402,12 @@ def trigger_from_doc(doc: Any, path: str = "trigger") -> Trigger:
                 raise ArgumentDecodeError(
                     f"{path}.interval: expected [days, seconds, microseconds]"
                 )
+            zone_name = doc.get("timezone")
             return IntervalTrigger(
                 timedelta(days=iv[0], seconds=iv[1], microseconds=iv[2]),
                 start=_opt_dt_from(doc.get("start"), f"{path}.start"),
                 end=_opt_dt_from(doc.get("end"), f"{path}.end"),
+                timezone=zone_name if isinstance(zone_name, str) else None,
             )
         if kind == "cron":
             expr, zone, hash_key = doc["expression"], doc["timezone"], doc.get("hash_key")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import concurrent.futures.thread  # registers its exit hook before ours (see _at_exit)
+import functools
 import importlib.util
 import inspect
 import os
+import queue
 import threading
-import weakref
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 import anyio
@@ -26,16 +28,71 @@ from ._core._executors import worker_owner
 from ._core._hooks import hooks_of
 from ._core._state import run_context
 from ._dispatch import as_executor
-from ._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
+from ._events import Event, SchedulerStopped, Subscription
+from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
 from ._scheduler import AsyncScheduler, current_run
-from .abc import Clock, Trigger
+from .abc import Clock, Store, Trigger
 from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
 from .testing import VirtualClock
 from .triggers.cron import CronTrigger
 
-__all__ = ["DependencyScheduler", "Scheduler"]
+__all__ = ["DependencyScheduler", "EventStream", "Scheduler"]
 
 T = TypeVar("T")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Facades whose loop thread runs: stopped at interpreter exit. The hook is registered with
+# threading's exit hooks, which run before concurrent.futures shuts every thread pool down (its
+# own hook was registered first, and they run last-in first-out); an ``atexit`` hook runs after
+# that, too late for a store that writes through a thread pool ("cannot schedule new futures
+# after shutdown"). APScheduler's facade and anyio's portal face the same ordering.
+# Held strongly: a started facade that its program dropped (``Scheduler().start()``) still runs
+# its loop thread, and must still be stopped, and save, at exit.
+_live: set[Scheduler] = set()
+_hook_lock = threading.Lock()
+_hooked = False
+
+
+def _classic(method: _F) -> _F:
+    """Show ``method``'s classic signature to ``inspect.signature()``: its positional parameters.
+
+    The specification fixes the facade's signatures exactly (DESIGN.md); the engine's keyword
+    options come after them (keyword-only, listed in the docstring and docs/sync.md), so tools
+    that check the classic signature still see it, and calls may add the options.
+    """
+    sig = inspect.signature(method)
+    kept = [
+        p
+        for p in sig.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    method.__signature__ = sig.replace(parameters=kept)  # type: ignore[attr-defined]
+    return method
+
+
+def _stop_live_facades() -> None:
+    for facade in list(_live):
+        try:
+            facade.stop()
+        except Exception as exc:  # one facade's failure must not keep the others from saving
+            import logging
+
+            logging.getLogger("asyncron").error("stop at interpreter exit failed: %r", exc)
+
+
+def _hook_exit() -> None:
+    global _hooked
+    with _hook_lock:
+        if _hooked:
+            return
+        _hooked = True
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError("no threading exit hooks")
+        register(_stop_live_facades)
+    except RuntimeError:  # interpreter already exiting, or another Python
+        atexit.register(_stop_live_facades)
 
 
 def _uvloop_available() -> bool:
@@ -143,6 +200,15 @@ class Scheduler:
         use_uvloop: run the loop thread on uvloop (default: when installed).
         leader_lock: a lock file shared by the processes of one app: only the holder fires,
             the others stand by and take over (see :class:`~asyncron.AsyncScheduler`).
+        job_defaults: default job options (:class:`~asyncron.JobOptions` or a dict of its
+            fields), overridden per job by ``schedule()``'s keyword options.
+        timezone: the default zone of cron strings, naive datetimes and triggers built without
+            a zone (default: the local zone).
+
+    Every engine operation is here under the same name, as one call into the engine; the
+    options of :meth:`AsyncScheduler.schedule` are ``schedule()``'s keyword arguments.
+    If :meth:`stop` is never called, it runs when the interpreter exits (normal or error
+    exit), before Python shuts thread pools down, so a store's last writes are made.
     """
 
     def __init__(
@@ -154,10 +220,16 @@ class Scheduler:
         clock: Clock | None = None,
         use_uvloop: bool | None = None,
         leader_lock: str | os.PathLike[str] | None = None,
+        job_defaults: dict[str, Any] | JobOptions | None = None,
+        timezone: str | tzinfo | None = None,
     ) -> None:
         options: dict[str, Any] = {}
         if leader_lock is not None:
             options["leader_lock"] = leader_lock
+        if job_defaults is not None:
+            options["job_defaults"] = job_defaults
+        if timezone is not None:
+            options["timezone"] = timezone
         self._dispatch: concurrent.futures.Executor | None = None
         if dispatcher is not None:
             self._dispatch = options["executor"] = as_executor(dispatcher)
@@ -168,7 +240,7 @@ class Scheduler:
         self._use_uvloop = _uvloop_available() if use_uvloop is None else use_uvloop
         self._thread: _LoopThread | None = None
         self._lock = threading.RLock()
-        self._atexit: Callable[[], None] | None = None
+        self._stopped_once = False
 
     def _make_engine(self, **options: Any) -> AsyncScheduler:
         return AsyncScheduler(**options)
@@ -214,15 +286,8 @@ class Scheduler:
                 thread = _LoopThread(self._use_uvloop)
                 thread.start()
                 self._thread = thread
-                ref = weakref.ref(self)
-
-                def _at_exit() -> None:
-                    me = ref()
-                    if me is not None:
-                        me.stop()
-
-                self._atexit = _at_exit
-                atexit.register(_at_exit)
+                _hook_exit()
+                _live.add(self)
             return self._thread
 
     def _on_loop_thread(self) -> bool:
@@ -249,6 +314,7 @@ class Scheduler:
 
     # -- the classic API ----------------------------------------------------------------------
 
+    @_classic
     def schedule(
         self,
         func: Callable[..., Any],
@@ -257,14 +323,37 @@ class Scheduler:
         args: Iterable[Any] = (),
         kwargs: dict[str, Any] | None = None,
         max_runs: int | None = None,
+        *,
+        job_id: str | None = None,
+        replace: bool = False,
+        depends_on: Iterable[str] | None = None,
+        **options: Any,
     ) -> str:
         """Add a job; no trigger means "run once, now". Returns the job id.
 
+        The keyword arguments are :meth:`AsyncScheduler.schedule`'s: ``job_id=`` (a fixed id),
+        ``replace=True`` (replace the job with that id), ``depends_on=``, and every
+        :class:`~asyncron.JobOptions` field (``overlap``, ``retries``, ``timeout``, ``jitter``,
+        ``misfire_grace_time``, ...).
+
         Raises:
-            InvalidJobError, InvalidTriggerError: a bad argument (the message names it).
+            InvalidJobError, InvalidTriggerError: a bad argument (the message names it), or a
+                ``job_id`` in use without ``replace=True``.
         """
         return self._call_nowait(
-            self._engine.schedule_nowait, func, name, trigger, args, kwargs, max_runs
+            functools.partial(
+                self._engine.schedule_nowait,
+                func,
+                name,
+                trigger,
+                args,
+                kwargs,
+                max_runs,
+                job_id=job_id,
+                replace=replace,
+                depends_on=depends_on,
+                **options,
+            )
         )
 
     def cancel(self, job_id: str) -> bool:
@@ -275,9 +364,21 @@ class Scheduler:
         """A snapshot of the job, or None."""
         return self._call_nowait(self._engine.get_job_nowait, job_id)
 
-    def list_jobs(self, status: JobStatus | str | None = None) -> list[Job]:
-        """Snapshots of all jobs, optionally only those with ``status``."""
-        return self._call_nowait(self._engine.list_jobs_nowait, status)
+    @_classic
+    def list_jobs(
+        self,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+        *,
+        active: bool = False,
+        order: str = "added",
+    ) -> list[Job]:
+        """Snapshots of all jobs, optionally only those with ``status`` (one or a collection);
+        ``active=True`` keeps the jobs that can still fire, ``order="next_run"`` sorts them by
+        next fire (``list_jobs(active=True, order="next_run")`` is APScheduler's ``get_jobs()``).
+        """
+        return self._call_nowait(
+            functools.partial(self._engine.list_jobs_nowait, status, active=active, order=order)
+        )
 
     def start(self) -> None:
         """Start firing jobs (idempotent)."""
@@ -299,9 +400,8 @@ class Scheduler:
                     "an async job?); use `await scheduler.engine.stop()` instead."
                 )
             self._thread = None
-            if self._atexit is not None:
-                atexit.unregister(self._atexit)
-                self._atexit = None
+            self._stopped_once = True
+            _live.discard(self)
         if worker_owner() is self._engine or self._in_dispatched_run():
             thread.call_soon(self._stop_from_job, thread)
             return
@@ -443,18 +543,185 @@ class Scheduler:
         result: bool = self._call_nowait(self._engine.pause_nowait, job_id)
         return result
 
-    def resume(self, job_id: str) -> bool:
-        """Let a paused job fire again (see ``AsyncScheduler.resume``)."""
-        result: bool = self._call_nowait(self._engine.resume_nowait, job_id)
+    def resume(self, job_id: str, *, catch_up: bool = True) -> bool:
+        """Let a paused job fire again (see ``AsyncScheduler.resume``; ``catch_up=False``
+        skips the fires missed while paused, as APScheduler's ``resume_job``)."""
+        result: bool = self._call_nowait(
+            functools.partial(self._engine.resume_nowait, job_id, catch_up=catch_up)
+        )
         return result
 
     def pause_all(self) -> int:
+        """Pause every job that can be paused; returns how many were."""
         result: int = self._call("pause_all", self._engine.pause_all)
         return result
 
     def resume_all(self) -> int:
+        """Resume every paused job (also those paused one by one); returns how many were."""
         result: int = self._call("resume_all", self._engine.resume_all)
         return result
+
+    def backfill(self, job_id: str, start: datetime, end: datetime, *, limit: int = 1000) -> int:
+        """Run the fires the trigger would have produced in ``(start, end]`` (see
+        ``AsyncScheduler.backfill``); returns how many ran."""
+        count: int = self._call(
+            "backfill", functools.partial(self._engine.backfill, job_id, start, end, limit=limit)
+        )
+        return count
+
+    def add_dependency(self, job_id: str, depends_on: list[str]) -> None:
+        """Make ``job_id`` wait for every job in ``depends_on`` (see docs/dependencies.md).
+
+        Raises:
+            JobLookupError: an id is unknown.
+            DependencyCycleError: an edge would close a cycle; nothing is changed.
+        """
+        self._call_nowait(self._add_dependency, job_id, depends_on)
+
+    def _add_dependency(self, job_id: str, depends_on: list[str]) -> None:
+        try:
+            self._engine.add_dependency_nowait(job_id, depends_on)
+        except DependencyCycleError as exc:
+            if exc.names is not None:
+                raise
+            names = []
+            for cycle_id in exc.cycle:
+                job = self._engine.get_job_nowait(cycle_id)
+                names.append(job.name if job is not None else cycle_id)
+            raise DependencyCycleError(exc.cycle, names) from None
+
+    def use_store(self, store: Store | str, **store_options: Any) -> None:
+        """Persist this scheduler's jobs in ``store`` (a Store or a URL), chosen before
+        :meth:`start` (see ``AsyncScheduler.use_store``).
+
+        Raises:
+            SchedulerStateError: the scheduler is running, or already has a store.
+            InvalidJobError: not a store or a known URL, or a job that cannot be stored.
+        """
+        self._call_nowait(functools.partial(self._engine.use_store, store, **store_options))
+
+    def register_function(self, name: str, func: Callable[..., Any]) -> int:
+        """Register ``func`` for stored jobs (``function_name=``); see
+        ``AsyncScheduler.register_function``."""
+        count: int = self._call_nowait(self._engine.register_function, name, func)
+        return count
+
+    # -- decorators ---------------------------------------------------------------------------
+
+    def cron(
+        self,
+        expression: str,
+        *,
+        timezone: str | tzinfo | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> Callable[[_F], _F]:
+        """Decorator: ``@scheduler.cron("0 9 * * mon-fri")`` schedules the function (APScheduler's
+        ``scheduled_job("cron", ...)``); ``options`` are ``schedule()``'s keyword options."""
+
+        def decorate(func: _F) -> _F:
+            engine_cron = functools.partial(
+                self._engine.cron, expression, timezone=timezone, name=name, **options
+            )
+            self._call_nowait(lambda: engine_cron()(func))
+            return func
+
+        return decorate
+
+    def every(
+        self,
+        interval: timedelta | float | None = None,
+        *,
+        name: str | None = None,
+        **fields_and_options: Any,
+    ) -> Callable[[_F], _F]:
+        """Decorator: ``@scheduler.every(minutes=5)`` schedules the function every interval
+        (``weeks``..``seconds``, ``start``, ``end`` and ``schedule()``'s keyword options)."""
+
+        def decorate(func: _F) -> _F:
+            engine_every = functools.partial(
+                self._engine.every, interval, name=name, **fields_and_options
+            )
+            self._call_nowait(lambda: engine_every()(func))
+            return func
+
+        return decorate
+
+    # -- events -------------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        callback: Callable[[Event], Any],
+        types: type[Event] | Iterable[type[Event]] | None = None,
+        *,
+        one_shot: bool = False,
+        buffer: int = 1000,
+    ) -> Subscription:
+        """Call ``callback`` with every event of ``types`` (APScheduler's ``add_listener``).
+
+        A sync callback runs in a worker thread, never on the scheduler's loop, so a slow one
+        delays no job; events reach it in order. :meth:`stop` waits for queued deliveries.
+        See docs/events.md.
+        """
+        sub: Subscription = self._call_nowait(
+            functools.partial(
+                self._engine.subscribe, callback, types, one_shot=one_shot, buffer=buffer
+            )
+        )
+        return sub
+
+    def events(
+        self, types: type[Event] | Iterable[type[Event]] | None = None, *, buffer: int = 1000
+    ) -> EventStream:
+        """A blocking iterator over every event from now on (``for event in
+        scheduler.events(): ...``); it ends after the scheduler stops (``SchedulerStopped``
+        is its last event) or when closed. On a stopped scheduler it ends at once."""
+        return EventStream(self, types, buffer)
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._engine.running
+
+    @property
+    def is_leader(self) -> bool:
+        """True while this process fires jobs (see ``leader_lock``)."""
+        return self._engine.is_leader
+
+    @property
+    def running_runs(self) -> int:
+        """How many runs are in flight right now."""
+        return self._engine.running_runs
+
+    @property
+    def clock(self) -> Clock:
+        return self._engine.clock
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The default zone (``timezone=``, else the local zone)."""
+        return self._engine.timezone
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`stop` has completed (another thread, a job, or exit called it);
+        True if it did within ``timeout`` seconds."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.thread.join(timeout)
+        return not thread.thread.is_alive()
+
+    def run_until_stopped(self) -> None:
+        """Start and block until :meth:`stop` is called (from a job, another thread or a signal
+        handler); Ctrl-C stops the scheduler gracefully. APScheduler's ``BlockingScheduler``."""
+        self.start()
+        try:
+            while not self.wait_stopped(0.5):
+                pass
+        except KeyboardInterrupt:
+            self.stop()
 
     def reschedule(self, job_id: str, trigger: Trigger | str | timedelta | float | datetime) -> Job:
         """Give the job a new trigger (see ``AsyncScheduler.reschedule``)."""
@@ -504,27 +771,6 @@ class DependencyScheduler(Scheduler):
     left ends ``SKIPPED``, naming the dependency (transitively). See docs/dependencies.md.
     """
 
-    def add_dependency(self, job_id: str, depends_on: list[str]) -> None:
-        """Make ``job_id`` wait for every job in ``depends_on``.
-
-        Raises:
-            JobLookupError: an id is unknown.
-            DependencyCycleError: an edge would close a cycle; nothing is changed.
-        """
-        self._call_nowait(self._add_dependency, job_id, depends_on)
-
-    def _add_dependency(self, job_id: str, depends_on: list[str]) -> None:
-        try:
-            self._engine.add_dependency_nowait(job_id, depends_on)
-        except DependencyCycleError as exc:
-            if exc.names is not None:
-                raise
-            names = []
-            for cycle_id in exc.cycle:
-                job = self._engine.get_job_nowait(cycle_id)
-                names.append(job.name if job is not None else cycle_id)
-            raise DependencyCycleError(exc.cycle, names) from None
-
     def schedule_with_deps(
         self, func: Callable[..., Any], depends_on: list[str], **kwargs: Any
     ) -> str:
@@ -538,3 +784,82 @@ class DependencyScheduler(Scheduler):
         self, func: Callable[..., Any], depends_on: list[str], kwargs: dict[str, Any]
     ) -> str:
         return self._engine.schedule_nowait(func, depends_on=depends_on, **kwargs)
+
+
+class EventStream(Iterator[Event]):
+    """The blocking iterator of :meth:`Scheduler.events`: ``next()`` waits for the next event.
+
+    Events are buffered (at most ``buffer``; beyond that they are dropped and counted in
+    :attr:`dropped`). ``close()`` (or leaving a ``with`` block) ends it from any thread.
+    """
+
+    _END: Any = object()
+
+    def __init__(
+        self,
+        facade: Scheduler,
+        types: type[Event] | Iterable[type[Event]] | None,
+        buffer: int,
+    ) -> None:
+        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+            raise InvalidJobError(f"buffer: expected a positive int, got {buffer!r}")
+        wanted: tuple[type[Event], ...] = (
+            () if types is None else (types,) if isinstance(types, type) else tuple(types)
+        )
+        self._wanted = wanted
+        self._limit = buffer
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self.dropped = 0
+        self._sub: Subscription | None = None
+        if facade._stopped_once and not facade.running:
+            self._closed = True
+            self._queue.put(self._END)
+            return
+        # SchedulerStopped is always watched: it ends the stream
+        watch = None if not wanted else (*wanted, SchedulerStopped)
+        self._sub = facade.subscribe(self._put, watch, buffer=buffer)
+
+    def _put(self, event: Event) -> None:  # in the subscription's delivery thread
+        if isinstance(event, SchedulerStopped):
+            if not self._wanted or isinstance(event, self._wanted):
+                self._queue.put(event)
+            self.close()
+            return
+        if self._closed:
+            return
+        if self._queue.qsize() >= self._limit:
+            self.dropped += 1
+            return
+        self._queue.put(event)
+
+    def __next__(self) -> Event:
+        return self.next()
+
+    def next(self, timeout: float | None = None) -> Event:
+        """The next event; ``StopIteration`` when the stream has ended, ``TimeoutError`` if
+        none came within ``timeout`` seconds."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"no event within {timeout} s") from None
+        if item is self._END:
+            self._queue.put(self._END)  # every later next() ends too
+            raise StopIteration
+        event: Event = item
+        return event
+
+    def close(self) -> None:
+        """End the stream (idempotent; from any thread)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sub is not None:
+            self._sub.unsubscribe()
+        self._queue.put(self._END)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -432,6 +432,9 @@ class Recovered:
     attempt: int
     token: int
     previous_owner: str
+    #: the fire was handed back by a node that stopped before starting it (state
+    #: ``"running"``, attempt unchanged): run it as a plain fire, not as a recovery
+    handed_back: bool = False
 
 
 class ClaimStore(Store):
@@ -579,6 +582,16 @@ class Journal(ABC):
         """Stored jobs that could not be loaded, kept untouched in the store (each with ``id``,
         ``name``, ``func_ref``, ``reason`` and ``next_run``)."""
         return ()
+
+    def unresolved_reason(self, job_id: str) -> str | None:
+        """Why the stored job ``job_id`` could not be loaded; None when it is not unresolved (its
+        id is then free, as far as the store is concerned)."""
+        return None
+
+    def forget_unresolved(self, job_id: str) -> bool:
+        """Drop the unresolved stored job ``job_id`` and delete its record (an explicit
+        ``remove()``, or ``schedule(replace=True)`` with its id); False when there is none."""
+        return False
 
     def register_function(self, name: str, func: Callable[..., Any]) -> int:
         """Register ``func`` under ``name`` for stored jobs; returns how many unresolved jobs

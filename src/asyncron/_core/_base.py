@@ -17,16 +17,18 @@ import os
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from .._apscheduler_hints import option_hints, positional_trigger_hint, trigger_name_hint
 from .._clock import SystemClock
 from .._events import EventHub, FireSkipped, JobEvent
 from .._graph import DependencyGraph
 from .._heap import DeadlineHeap
 from .._model import _FINAL, Job, JobOptions, JobStatus
+from .._shorthand import coerce_trigger
 from ..abc import Clock, Executor, Journal, TimerHandle
-from ..errors import InvalidJobError, JobLookupError
+from ..errors import InvalidJobError, InvalidTriggerError, JobLookupError
 from ..triggers.once import OnceTrigger
 from ._executors import WorkerPool
 from ._state import (
@@ -36,7 +38,6 @@ from ._state import (
     _SKIPPED,
     JobState,
     Run,
-    _coerce_trigger,
     _dt,
     _short_name,
 )
@@ -85,6 +86,9 @@ class EngineBase:
         self._graph = DependencyGraph()
         self._any_edges = False  # set once a dependency is added: the fast paths then step aside
         self._last_context: contextvars.Context | None = None
+        # the zone of cron strings, naive datetimes and zone-less triggers (see _shorthand);
+        # None: not given (the local zone)
+        self._zone: tzinfo | None = None
         if isinstance(job_defaults, JobOptions):
             self._defaults = job_defaults
         else:
@@ -121,7 +125,14 @@ class EngineBase:
         job_id: str | None,
         manual: bool,
         options: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> JobState:
+        if options:  # add_job(f, "interval", minutes=5): APScheduler's trigger names, said first
+            hint = (
+                trigger_name_hint(trigger, options) if isinstance(trigger, str) else None
+            ) or positional_trigger_hint(name, options)
+            if hint is not None:
+                raise InvalidTriggerError(hint)
         opts = self._options(options)
         if not callable(func):
             raise InvalidJobError(f"func: expected a callable, got {type(func).__name__} {func!r}")
@@ -150,10 +161,22 @@ class EngineBase:
             job_id = f"{os.urandom(6).hex()}-{self._id_counter}"
         elif not isinstance(job_id, str) or not job_id:
             raise InvalidJobError(f"job_id: expected a non-empty str, got {job_id!r}")
-        elif job_id in self._jobs:
-            raise InvalidJobError(f"job_id: {job_id!r} is already in use")
+        elif not replace and (job_id in self._jobs or self._unresolved_reason(job_id)):
+            old = self._jobs.get(job_id)
+            held_by = (
+                f"job {old.name!r}, {old.status.value}"
+                if old is not None
+                else f"a stored job that could not be loaded: {self._unresolved_reason(job_id)}"
+            )
+            raise InvalidJobError(
+                f"job_id: {job_id!r} is already in use ({held_by}); pass replace=True to "
+                f"replace it, or remove({job_id!r}) first (cancel() stops a job but keeps it "
+                "listed, and its id taken)"
+            )
         trig = (
-            OnceTrigger(self._clock.now()) if trigger is None else _coerce_trigger(trigger)
+            OnceTrigger(self._clock.now())
+            if trigger is None
+            else coerce_trigger(trigger, self._zone)
         ).for_job(job_id)
         job = JobState(
             job_id,
@@ -168,6 +191,9 @@ class EngineBase:
             self._capture_context(),
         )
         return job
+
+    def _unresolved_reason(self, job_id: str) -> str | None:
+        return None if self._journal is None else self._journal.unresolved_reason(job_id)
 
     def _capture_context(self) -> contextvars.Context:
         """The caller's context, shared with the previous job when equal: runs only ever use
@@ -193,6 +219,9 @@ class EngineBase:
                 if "trigger" in unknown
                 else ""
             )
+            apscheduler = option_hints(unknown)
+            if apscheduler:
+                hint += f"; from APScheduler? {apscheduler}"
             raise InvalidJobError(
                 f"unknown job option(s) {', '.join(unknown)}; allowed: {allowed} (and, for "
                 f"modify(), name, func, args, kwargs, max_runs){hint}"
@@ -204,18 +233,6 @@ class EngineBase:
         if job is None:
             raise JobLookupError(job_id)
         return job
-
-    @staticmethod
-    def _coerce_status(status: JobStatus | str) -> JobStatus:
-        if isinstance(status, JobStatus):
-            return status
-        if isinstance(status, str):
-            try:
-                return JobStatus(status.lower())
-            except ValueError:
-                pass
-        allowed = ", ".join(s.value for s in JobStatus)
-        raise InvalidJobError(f"status: expected a JobStatus or one of {allowed}; got {status!r}")
 
     # -- deadlines ------------------------------------------------------------------------------
 

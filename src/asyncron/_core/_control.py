@@ -14,6 +14,7 @@ from typing import Any
 
 from .._events import JobModified, JobPaused, JobRemoved, JobResumed
 from .._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
+from .._shorthand import coerce_trigger
 from .._tz import ensure_aware, local_zone
 from ..abc import Trigger
 from ..errors import InvalidJobError, JobStateError
@@ -21,7 +22,7 @@ from ..triggers.interval import IntervalTrigger
 from ._base import EngineBase
 from ._outcomes import history_records
 from ._rules import Decision, Entry, decide
-from ._state import JobState, _coerce_trigger, _dt
+from ._state import JobState, _dt
 
 __all__ = ["Control"]
 
@@ -79,8 +80,8 @@ class Control(EngineBase):
     def _remove(self, job_id: str) -> bool:
         """The body of :meth:`AsyncScheduler.remove_nowait`."""
         job = self._jobs.get(job_id)
-        if job is None:
-            return False
+        if job is None:  # a stored job that could not be loaded is removed from the store
+            return self._journal is not None and self._journal.forget_unresolved(job_id)
         waiting = [
             d
             for d in self._graph.dependents(job_id)
@@ -116,8 +117,10 @@ class Control(EngineBase):
             self._emit(JobPaused, job)
         return True
 
-    def _resume(self, job_id: str) -> bool:
+    def _resume(self, job_id: str, catch_up: bool = True) -> bool:
         """The body of :meth:`AsyncScheduler.resume_nowait`."""
+        if not isinstance(catch_up, bool):
+            raise InvalidJobError(f"catch_up: expected True or False, got {catch_up!r}")
         job = self._require(job_id)
         if not job.paused or job.status.is_final:
             return False
@@ -131,7 +134,7 @@ class Control(EngineBase):
         if nxt is not None and ts is not None:
             now = self._clock.time()
             grace = job.opts.misfire_grace_time
-            if ts <= now and grace is not None and now - ts > grace:
+            if ts <= now and (not catch_up or (grace is not None and now - ts > grace)):
                 self._misfires += 1
                 self._advance(job, ts, now)
             else:
@@ -159,7 +162,7 @@ class Control(EngineBase):
             raise JobStateError(
                 f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
             )
-        new = _coerce_trigger(trigger).for_job(job_id)
+        new = coerce_trigger(trigger, self._zone).for_job(job_id)
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None

@@ -67,10 +67,9 @@ class Outcomes(EngineBase):
         self._lateness.append(started - run.fire_ts)
         if job.opts.history:
             if job.history is None:
-                # the entry is made from the run when it is needed (past_runs)
-                run.ended = self._clock.time()
-                run.fut = None  # let the task go
-                job.history = run
+                # the entry is made from these when it is needed (past_runs); a tuple of numbers
+                # is not tracked by the garbage collector, a run record would be
+                job.history = (run.fire_ts, started, self._clock.time(), run.attempt)
             else:  # before job.result changes: a deferred entry reads it
                 entry = (run.fire_ts, started, self._clock.time(), run.attempt, "succeeded")
                 self._remember(job, (*entry, result, None))
@@ -169,6 +168,7 @@ class Outcomes(EngineBase):
                 attempt=run.attempt,
                 delay=delay,
                 error=error,
+                exception=exc,
             )
         retry = Run(self, job, run.fire_ts, now + delay, run.attempt + 1, run.outcome)
         job.add_run(retry)
@@ -200,7 +200,7 @@ class Outcomes(EngineBase):
         outcome: str,
         now: float,
     ) -> None:
-        if job.history.__class__ is Run:
+        if job.history.__class__ is tuple:
             job.past_runs()  # while job.result is still that run's result
         job.run_count += 1
         self._lateness.append(run.started - run.fire_ts)
@@ -259,6 +259,8 @@ class Outcomes(EngineBase):
                     duration=now - run.started,
                     error=job.error or "",
                     outcome=outcome,
+                    exception=None if isinstance(exc, asyncio.CancelledError) else exc,
+                    traceback=job.traceback,
                 )
         fut = run.outcome
         if fut is not None and not fut.done():
@@ -295,7 +297,8 @@ class Outcomes(EngineBase):
             elif status in _FINAL and status is not _CANCELLED:
                 # re-run of a finished job through run_now: its outcome decides the status
                 job.status = _FAILED if exc is not None else _COMPLETED
-        if self._journal is not None:
+        # a run of a removed (or replaced: same id, new job) job is not written over its record
+        if self._journal is not None and self._jobs.get(job.id) is job:
             self._journal.job_changed(job)
         if self._graph.any_dependents and self._graph.has_dependents(job.id):
             if exc is None:

@@ -17,15 +17,12 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar, overload
 
+from .._listing import display_zone, in_zone
 from .._model import Job, JobOptions, JobStatus
 from ..abc import Trigger
-from ..errors import InvalidJobError
-from ..triggers.cron import CronTrigger
-from ..triggers.interval import IntervalTrigger
-from ..triggers.once import OnceTrigger
 
 __all__ = ["JobState", "Run", "RunInfo", "current_run", "set_progress"]
 
@@ -126,25 +123,6 @@ def _short_name(func: Callable[..., Any]) -> str:
     func = _unwrap(func)
     name = getattr(func, "__name__", None)
     return name if isinstance(name, str) else type(func).__name__
-
-
-def _coerce_trigger(trigger: object) -> Trigger:
-    """Accept a Trigger, or the obvious shorthands: a cron string, a timedelta or number of
-    seconds (interval), a datetime (once)."""
-    if isinstance(trigger, Trigger):
-        return trigger
-    if isinstance(trigger, str):
-        return CronTrigger.from_expression(trigger)
-    if isinstance(trigger, timedelta) or (
-        isinstance(trigger, int | float) and not isinstance(trigger, bool)
-    ):
-        return IntervalTrigger(trigger)
-    if isinstance(trigger, datetime):
-        return OnceTrigger(trigger)
-    raise InvalidJobError(
-        f"trigger: expected a Trigger (OnceTrigger, IntervalTrigger, CronTrigger), a cron string, "
-        f"a timedelta or a datetime, got {type(trigger).__name__} {trigger!r}"
-    )
 
 
 def _ts_to_dt(ts: float | None) -> datetime | None:
@@ -379,9 +357,9 @@ class JobState:
         self.run: Run | None = None  # a run in flight (more_runs holds any others)
         # Past runs, oldest first: a plain list of entry tuples trimmed in halves (a deque would
         # allocate a 64-slot block per job). A job's first run, when it succeeds on the fast
-        # path, is kept as its ended Run instead; past_runs() makes the list from it when
-        # history is read or a second run ends (a one-shot job never pays for the list).
-        self.history: list[tuple[Any, ...]] | Run | None = None
+        # path, is kept as (fire_ts, started, ended, attempt) instead; past_runs() makes the list
+        # from it when history is read or a second run ends (a one-shot job never pays for it).
+        self.history: list[tuple[Any, ...]] | tuple[float, float, float, int] | None = None
         if max_runs is not None:
             self.max_runs = max_runs
         if manual:
@@ -395,11 +373,10 @@ class JobState:
         each; a deferred entry is made into one first. Call it before ``result`` changes: the
         deferred entry's result is the job's current one."""
         history = self.history
-        if history.__class__ is Run:
-            assert isinstance(history, Run)
-            entry = (history.fire_ts, history.started, history.ended, history.attempt)
-            history = self.history = [(*entry, "succeeded", self.result, None)]
-        assert not isinstance(history, Run)
+        if history.__class__ is tuple:
+            assert isinstance(history, tuple)
+            history = self.history = [(*history, "succeeded", self.result, None)]
+        assert not isinstance(history, tuple)
         return history
 
     def extras(self) -> _JobExtras:
@@ -484,7 +461,7 @@ class JobState:
             name=self.name,
             status=self.status,
             trigger=self.trigger,
-            next_run=self.next_fire,
+            next_run=in_zone(self.next_fire, display_zone(self.trigger)),
             last_run=_ts_to_dt(self.last_run),
             run_count=self.run_count,
             max_runs=x.max_runs,
@@ -523,7 +500,6 @@ class Run:
     __slots__ = (
         "abandoned",
         "attempt",
-        "ended",
         "engine",
         "fire_ts",
         "fut",
@@ -552,7 +528,6 @@ class Run:
         self.attempt = attempt
         self.outcome = outcome
         self.fut: asyncio.Future[Any] | None = None
-        self.ended = 0.0  # set when kept as a deferred history entry (JobState.history)
         self.timer: Any = None
         self.timed_out = False
         self.abandoned = False

@@ -348,6 +348,8 @@ class DashboardCore:
     def event_doc(self, event: ev.Event) -> dict[str, Any]:
         doc: dict[str, Any] = {"type": type(event).__name__}
         for f in dataclasses.fields(event):
+            if f.name in ("exception", "traceback"):  # the error text says it; no frames
+                continue
             value = getattr(event, f.name)
             if f.name == "result":
                 job_id = getattr(event, "job_id", "")
@@ -535,7 +537,7 @@ class DashboardCore:
         queue: asyncio.Queue[ev.Event] = asyncio.Queue(maxsize=1000)
         dropped = 0
 
-        def push(event: ev.Event) -> None:
+        async def push(event: ev.Event) -> None:  # on the loop (asyncio.Queue)
             nonlocal dropped
             try:
                 queue.put_nowait(event)

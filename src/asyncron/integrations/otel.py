@@ -43,7 +43,7 @@ def instrument(
     tracer = trace.get_tracer("asyncron", tracer_provider=tracer_provider)
     started: dict[tuple[str, float, int], tuple[float, float]] = {}
 
-    def on_event(event: Event) -> None:
+    async def on_event(event: Event) -> None:  # on the loop: cheap, and no thread hop
         if isinstance(event, RunStarted):
             key = (event.job_id, event.scheduled_at.timestamp(), event.attempt)
             started[key] = (event.timestamp.timestamp(), event.lateness)

@@ -37,8 +37,9 @@ from typing import Any, NoReturn
 
 from .._tz import ensure_aware, resolve_zone
 from ..abc import Trigger
-from ..errors import InvalidTriggerError
+from ..errors import CronParseError, InvalidTriggerError
 from ._cron_describe import describe
+from ._cron_fields import expression_from_fields
 from ._cron_parse import CronSpec, day_mask, first_weekday, month_length, parse_expression
 
 __all__ = ["CronTrigger"]
@@ -110,10 +111,25 @@ def _restore(
 class CronTrigger(Trigger):
     """Fires on a cron expression in a time zone; an immutable value.
 
+    ``CronTrigger("0 9 * * mon-fri")`` and, APScheduler's keyword form,
+    ``CronTrigger(day_of_week="mon-fri", hour=9)`` are the same trigger.
+
     Args:
         expression: 5 fields (minute hour day-of-month month day-of-week), 6 with seconds
             first, 7 with a year last, or an alias such as ``@daily``. See ``docs/cron.md``.
-        timezone: an IANA name (``"Europe/Berlin"``), a tzinfo, or None for the local zone.
+        timezone: an IANA name (``"Europe/Berlin"``), a tzinfo, or None for the local zone
+            (a scheduler created with ``timezone=`` puts its own zone there instead).
+        year: with the other fields below, instead of ``expression``: the fields by keyword
+            (str or int, cron syntax each). Fields less significant than the most significant
+            one given default to their minimum (``hour=9`` is 09:00:00), the others to ``*``.
+        month: a field by keyword (see ``year``).
+        day: the day of the month by keyword; not together with ``day_of_week`` (cron ORs
+            the two, APScheduler ANDs them).
+        day_of_week: by keyword; numbers follow cron: 0 and 7 are Sunday, 1 is Monday
+            (APScheduler 3 counts 0 as Monday); names (``mon-fri``) mean the same in both.
+        hour: a field by keyword (see ``year``).
+        minute: a field by keyword (see ``year``).
+        second: a field by keyword (see ``year``); makes the expression six fields.
         start: no fire before this instant (a naive value is read in ``timezone``).
         end: no fire after this instant (a naive value is read in ``timezone``).
         hash_key: seeds ``H`` fields. None seeds them with the expression itself; the
@@ -146,6 +162,7 @@ class CronTrigger(Trigger):
         "_start_ts",
         "_tz",
         "_years",
+        "_zone_given",
     )
 
     _expression: str
@@ -159,6 +176,7 @@ class CronTrigger(Trigger):
     _fixed_zone: bool
     _fixed_time: bool
     _years: tuple[int, ...] | None
+    _zone_given: bool
     _nsec: tuple[int, ...]
     _nmin: tuple[int, ...]
     _nhour: tuple[int, ...]
@@ -172,13 +190,32 @@ class CronTrigger(Trigger):
 
     def __init__(
         self,
-        expression: str,
+        expression: str | None = None,
         timezone: str | tzinfo | None = None,
         *,
         start: datetime | None = None,
         end: datetime | None = None,
         hash_key: str | None = None,
+        year: str | int | None = None,
+        month: str | int | None = None,
+        day: str | int | None = None,
+        day_of_week: str | int | None = None,
+        hour: str | int | None = None,
+        minute: str | int | None = None,
+        second: str | int | None = None,
     ) -> None:
+        fields = {
+            "year": year, "month": month, "day": day, "day_of_week": day_of_week,
+            "hour": hour, "minute": minute, "second": second,
+        }  # fmt: skip
+        if expression is None and any(v is not None for v in fields.values()):
+            expression = expression_from_fields(fields)
+        elif expression is not None and any(v is not None for v in fields.values()):
+            given = ", ".join(f"{k}=" for k, v in fields.items() if v is not None)
+            raise CronParseError(
+                f"CronTrigger: give either an expression ({expression!r}) or fields by keyword "
+                f"({given}), not both"
+            )
         if hash_key is not None and not isinstance(hash_key, str):
             raise InvalidTriggerError(
                 f"hash_key: expected a string, got {type(hash_key).__name__} {hash_key!r}"
@@ -197,6 +234,7 @@ class CronTrigger(Trigger):
         init = object.__setattr__
         init(self, "_expression", expression)
         init(self, "_tz", tz)
+        init(self, "_zone_given", timezone is not None)
         init(self, "_spec", spec)
         init(self, "_hash_key", hash_key)
         init(self, "_start", start_dt)
@@ -281,6 +319,11 @@ class CronTrigger(Trigger):
     def timezone(self) -> tzinfo:
         """The zone the expression is read in."""
         return self._tz
+
+    @property
+    def timezone_given(self) -> bool:
+        """False when the zone is the local zone by default (no ``timezone`` was given)."""
+        return self._zone_given
 
     @property
     def start(self) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from .._tz import ensure_aware, local_zone
+from .._tz import ensure_aware, local_zone, resolve_zone
 from ..abc import Trigger
 from ..errors import InvalidTriggerError
 
@@ -23,8 +23,13 @@ def _number(name: str, value: object) -> float:
     return float(value)
 
 
-def _restore(interval: timedelta, start: datetime | None, end: datetime | None) -> IntervalTrigger:
-    return IntervalTrigger(interval, start=start, end=end)
+def _restore(
+    interval: timedelta,
+    start: datetime | None,
+    end: datetime | None,
+    timezone: tzinfo | None = None,
+) -> IntervalTrigger:
+    return IntervalTrigger(interval, start=start, end=end, timezone=timezone)
 
 
 class IntervalTrigger(Trigger):
@@ -39,16 +44,22 @@ class IntervalTrigger(Trigger):
     the last fire. Because the interval is elapsed time, a DST change does not stretch or shrink
     it; use a cron trigger for wall-clock times.
 
+    ``timezone`` (an IANA name or a tzinfo) is the zone a naive ``start``/``end`` is read in
+    (default: local time) and the zone a job's ``next_run`` is shown in; it never changes when
+    the trigger fires. Without it, :attr:`timezone` is ``start``'s zone, or None (the
+    scheduler's zone is used).
+
     Raises:
         InvalidTriggerError: the interval is not positive, a unit is not a number, ``end`` is before
             ``start``, or one of them is naive while the other is aware.
     """
 
-    __slots__ = ("end", "interval", "start")
+    __slots__ = ("_zone_given", "end", "interval", "start")
 
     interval: timedelta
     start: datetime | None
     end: datetime | None
+    _zone_given: tzinfo | None
 
     def __init__(
         self,
@@ -62,6 +73,7 @@ class IntervalTrigger(Trigger):
         milliseconds: float = 0,
         start: datetime | None = None,
         end: datetime | None = None,
+        timezone: str | tzinfo | None = None,
     ) -> None:
         units = {
             "weeks": _number("weeks", weeks),
@@ -105,7 +117,8 @@ class IntervalTrigger(Trigger):
                 f"start/end: one is naive and the other aware (start={start!r}, end={end!r}); "
                 "give both with a tzinfo, or both without"
             )
-        zone = local_zone()
+        given_zone = None if timezone is None else resolve_zone(timezone)
+        zone = local_zone() if given_zone is None else given_zone
         start_aware = None if start is None else ensure_aware(start, zone, field="start")
         end_aware = None if end is None else ensure_aware(end, zone, field="end")
         if start_aware is not None and end_aware is not None and end_aware < start_aware:
@@ -116,6 +129,14 @@ class IntervalTrigger(Trigger):
         object.__setattr__(self, "interval", total)
         object.__setattr__(self, "start", start_aware)
         object.__setattr__(self, "end", end_aware)
+        object.__setattr__(self, "_zone_given", given_zone)
+
+    @property
+    def timezone(self) -> tzinfo | None:
+        """The zone given as ``timezone=``, else ``start``'s zone, else None."""
+        if self._zone_given is not None:
+            return self._zone_given
+        return None if self.start is None else self.start.tzinfo
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -172,7 +193,7 @@ class IntervalTrigger(Trigger):
 
     def __reduce__(self) -> tuple[object, ...]:
         # The default reduce would restore the slots through __setattr__, which refuses.
-        return (_restore, (self.interval, self.start, self.end))
+        return (_restore, (self.interval, self.start, self.end, self._zone_given))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IntervalTrigger) and (other.interval, other.start, other.end) == (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from .._tz import ensure_aware, local_zone
 from ..abc import Trigger
@@ -37,6 +37,11 @@ class OnceTrigger(Trigger):
 
     def get_first_run(self, now: datetime) -> datetime | None:
         return self.run_at
+
+    @property
+    def timezone(self) -> tzinfo | None:
+        """The zone of ``run_at`` (the zone a job's ``next_run`` is shown in)."""
+        return self.run_at.tzinfo
 
     def __reduce__(self) -> tuple[object, ...]:
         # The default reduce would restore the slot through __setattr__, which refuses.
