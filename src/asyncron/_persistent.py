@@ -56,7 +56,6 @@ class PersistentScheduler(Scheduler):
         on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
         allowed_modules: module prefixes that stored ``module:qualname`` references may import.
         dispatcher: what runs due sync callbacks (see :class:`~asyncron.Scheduler`).
-        Other keyword arguments are those of :class:`~asyncron.Scheduler`.
 
     Raises:
         InvalidJobError: an unknown store URL scheme.
