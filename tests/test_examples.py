@@ -44,6 +44,12 @@ EXPECTED: dict[str, list[str]] = {
         r"visits +cancelled +runs=[1-9]",
         r"a one-shot job ran in run_pending\nrun_pending ran 1 job\(s\) in this thread",
     ],
+    "seed_dispatcher.py": [
+        r"run_pending ran [1-9]\d* callback\(s\); heartbeat ran [1-9]\d* time\(s\)",
+        r"heartbeat: pending, last result 'alive in dispatcher_\d'",
+        r"rotate_logs ran 0 time\(s\)",
+        r"stopped",
+    ],
     "cron_time_zones.py": [
         r"at 09:00 on Monday through Friday \(Europe/Berlin\)",
         r"2025-03-28T09:00:00\+01:00  = 08:00 UTC  Fri\n  2025-03-31T09:00:00\+02:00  = 07:00 UTC",

@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "asyncron._serialize",
             "asyncron._misfire",
             "asyncron._stored",
+            "asyncron._dispatch",
             "asyncron._listing",
             "asyncron._shorthand",
             "asyncron.stores",

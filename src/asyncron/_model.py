@@ -87,6 +87,26 @@ class Job:
     options: JobOptions | None = None
     buffered_fires: int = 0
 
+    @property
+    def last_outcome(self) -> str | None:
+        """How the last recorded run ended: ``"succeeded"``, ``"failed"`` (an error, a timeout
+        or a cancelled run; ``error`` says which), or None before any run.
+
+        Unlike ``status``, it is about the last run only: after a failed ``run_now()`` (or a
+        failed fire) of a job that still has fires, ``status`` is back to ``PENDING`` at once
+        (the job is waiting for its next fire) while ``last_outcome`` is ``"failed"`` and
+        ``error`` holds the text, until a run succeeds. ``status`` is ``FAILED`` only when no
+        fire is left and the last run failed.
+        """
+        if self.run_count == 0:
+            return None
+        return "succeeded" if self.error is None else "failed"
+
+    @property
+    def last_error(self) -> str | None:
+        """The last run's error text when it failed (``error``), else None."""
+        return self.error
+
 
 OVERLAP_POLICIES = ("skip", "buffer_one", "buffer_all", "cancel_other", "allow_all")
 

@@ -55,6 +55,7 @@ class PersistentScheduler(Scheduler):
         misfire: the default misfire policy (default: run the latest missed fire once).
         on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
         allowed_modules: module prefixes that stored ``module:qualname`` references may import.
+        dispatcher: what runs due sync callbacks (see :class:`~asyncron.Scheduler`).
 
     Raises:
         InvalidJobError: an unknown store URL scheme.
@@ -75,6 +76,7 @@ class PersistentScheduler(Scheduler):
         leader_lock: str | os.PathLike[str] | None = None,
         job_defaults: dict[str, Any] | JobOptions | None = None,
         timezone: str | tzinfo | None = None,
+        dispatcher: object | None = None,
     ) -> None:
         self._journal = StoreJournal(
             _store_for(state_file),
@@ -85,6 +87,7 @@ class PersistentScheduler(Scheduler):
             only_named=True,
         )
         super().__init__(
+            dispatcher,
             max_workers=max_workers,
             stop_timeout=stop_timeout,
             clock=clock,

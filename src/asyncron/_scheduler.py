@@ -8,6 +8,7 @@ what users call, with its argument checks and documentation.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -25,6 +26,7 @@ from ._core._state import (
     current_run,
     set_progress,
 )
+from ._dispatch import DispatchPool
 from ._events import (
     Event,
     JobAdded,
@@ -85,6 +87,9 @@ class AsyncScheduler(Engine):
         leader_retry: seconds between a standby's attempts to take the lock (default 1).
         timezone: the zone of cron strings and naive datetimes given to ``schedule()``, and of
             triggers built without one (``CronTrigger(hour=9)``); default: the local zone.
+        executor: a ``concurrent.futures.Executor`` that runs sync callables instead of the
+            scheduler's own thread pool (``max_workers`` then does not apply); the scheduler
+            never shuts it down.
 
     Every method must be called from the loop the scheduler runs on; from other threads use the
     :class:`~asyncron.Scheduler` facade.
@@ -102,8 +107,10 @@ class AsyncScheduler(Engine):
         leader_lock: str | os.PathLike[str] | None = None,
         leader_retry: float = 1.0,
         timezone: str | tzinfo | None = None,
+        executor: concurrent.futures.Executor | None = None,
     ) -> None:
         zone = None if timezone is None else resolve_zone(timezone)
+        pool = None if executor is None else DispatchPool(executor)
         if leader_lock is not None and not isinstance(leader_lock, str | os.PathLike):
             raise InvalidJobError(f"leader_lock: expected a file path, got {leader_lock!r}")
         if (
@@ -133,6 +140,7 @@ class AsyncScheduler(Engine):
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
             stop_timeout=float(stop_timeout),
             job_defaults=job_defaults,
+            pool=pool,
         )
         self._zone = zone
         if store is not None:

@@ -27,9 +27,10 @@ from ._core._executors import await_it as _await
 from ._core._executors import worker_owner
 from ._core._hooks import hooks_of
 from ._core._state import run_context
+from ._dispatch import as_executor
 from ._events import Event, SchedulerStopped, Subscription
 from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
-from ._scheduler import AsyncScheduler
+from ._scheduler import AsyncScheduler, current_run
 from .abc import Clock, Store, Trigger
 from .errors import DeadlockError, DependencyCycleError, InvalidJobError, SchedulerStateError
 from .testing import VirtualClock
@@ -187,7 +188,13 @@ class Scheduler:
     ``run_now`` through the facade) is refused with :class:`~asyncron.errors.DeadlockError`.
 
     Args:
-        max_workers: size of the thread pool that runs sync jobs.
+        dispatcher: what runs due sync callbacks, for :meth:`run_pending` and the background
+            loop alike: a ``concurrent.futures.Executor``, an object with ``submit(fn, *args)``
+            or ``dispatch(fn)``, or a function ``dispatcher(fn)``. It must call ``fn`` once, in
+            any thread; the scheduler learns the outcome when ``fn`` returns. None: the
+            scheduler's own thread pool (and the calling thread for ``run_pending``). Async
+            callbacks always run on the scheduler's loop.
+        max_workers: size of the thread pool that runs sync jobs (without a dispatcher).
         stop_timeout: how long :meth:`stop` waits for running jobs.
         clock: the time source (tests).
         use_uvloop: run the loop thread on uvloop (default: when installed).
@@ -206,6 +213,7 @@ class Scheduler:
 
     def __init__(
         self,
+        dispatcher: object | None = None,
         *,
         max_workers: int | None = None,
         stop_timeout: float = 10.0,
@@ -222,6 +230,10 @@ class Scheduler:
             options["job_defaults"] = job_defaults
         if timezone is not None:
             options["timezone"] = timezone
+        self._dispatch: concurrent.futures.Executor | None = None
+        if dispatcher is not None:
+            self._dispatch = options["executor"] = as_executor(dispatcher)
+        self._test_mode = False
         self._engine = self._make_engine(
             clock=clock, max_workers=max_workers, stop_timeout=stop_timeout, **options
         )
@@ -237,6 +249,31 @@ class Scheduler:
     def engine(self) -> AsyncScheduler:
         """The async engine behind this facade (await its methods from async jobs)."""
         return self._engine
+
+    @property
+    def test_mode(self) -> bool:
+        """False (the default) is production mode: a scheduler with a durable store keeps the
+        callbacks it stores (function reference and arguments) encrypted and authenticated, and
+        reports a record that fails to decrypt or verify (it is kept aside, never run) without
+        stopping. True bypasses that, for tests: plain records, no keyring needed.
+        """
+        return self._test_mode
+
+    @test_mode.setter
+    def test_mode(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidJobError(f"test_mode: expected True or False, got {value!r}")
+        self._set_test_mode(value)
+
+    def _set_test_mode(self, value: bool) -> None:
+        self._test_mode = value
+
+    @property
+    def loop_thread(self) -> threading.Thread | None:
+        """The thread running the engine's event loop, or None before the first call and after
+        :meth:`stop`."""
+        thread = self._thread
+        return None if thread is None else thread.thread
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -365,13 +402,21 @@ class Scheduler:
             self._thread = None
             self._stopped_once = True
             _live.discard(self)
-        if worker_owner() is self._engine:
+        if worker_owner() is self._engine or self._in_dispatched_run():
             thread.call_soon(self._stop_from_job, thread)
             return
         try:
             thread.call(self._engine.stop)
         finally:
             thread.shutdown()
+
+    def _in_dispatched_run(self) -> bool:
+        """True in a callback this scheduler handed to its dispatcher (whose threads are not
+        the scheduler's own workers)."""
+        if self._dispatch is None:
+            return False
+        info = current_run()
+        return info is not None and self._engine.get_job_nowait(info.job_id) is not None
 
     async def _stop_from_job(self, thread: _LoopThread) -> None:
         try:
@@ -437,7 +482,8 @@ class Scheduler:
         return self._engine.schedule_nowait(callback, name, trigger, manual=True)
 
     def run_pending(self) -> int:
-        """Run every due job once, in the calling thread, and return how many ran.
+        """Run every due job once, in the calling thread (with a dispatcher: handed to it, and
+        waited for), and return how many ran.
 
         Due means: tasks added with :meth:`register_task`, and, while the scheduler is not
         started, any scheduled job whose time has come. A failing callback is recorded on its
@@ -447,17 +493,28 @@ class Scheduler:
             "run_pending", hooks_of(self._engine).take_due_for_caller, not self._engine.running
         )
         thread = self._loop_thread()
+        dispatch = self._dispatch
+        # With a dispatcher every due sync callback is handed over first, then awaited: they
+        # run side by side there (each task still only once at a time: a claimed job is
+        # marked running until it is finished below).
+        handed: dict[int, concurrent.futures.Future[Any]] = {}
+        if dispatch is not None:
+            for i, (job, _, fire_ts) in enumerate(claimed):
+                if not job.is_async:
+                    handed[i] = dispatch.submit(run_context(job, fire_ts).run, job.call)
         interrupt: BaseException | None = None
-        for job, started, fire_ts in claimed:
+        for i, (job, started, fire_ts) in enumerate(claimed):
             result: Any = None
             error: BaseException | None = None
             try:
-                if job.is_async:
+                if i in handed:
+                    result = handed[i].result()
+                elif job.is_async:
                     result = thread.call(job.call)
                 else:
                     result = run_context(job, fire_ts).run(job.call)
-                    if inspect.isawaitable(result):
-                        result = thread.call(_await, result)
+                if not job.is_async and inspect.isawaitable(result):
+                    result = thread.call(_await, result)
             except Exception as exc:
                 error = exc
             except BaseException as exc:  # KeyboardInterrupt: record it, then let it through

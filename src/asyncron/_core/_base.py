@@ -27,7 +27,7 @@ from .._graph import DependencyGraph
 from .._heap import DeadlineHeap
 from .._model import _FINAL, Job, JobOptions, JobStatus
 from .._shorthand import coerce_trigger
-from ..abc import Clock, Journal, TimerHandle
+from ..abc import Clock, Executor, Journal, TimerHandle
 from ..errors import InvalidJobError, InvalidTriggerError, JobLookupError
 from ..triggers.once import OnceTrigger
 from ._executors import WorkerPool
@@ -57,13 +57,18 @@ class EngineBase:
         max_workers: int,
         stop_timeout: float,
         job_defaults: dict[str, Any] | JobOptions | None,
+        pool: Executor | None = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._max_workers = max_workers
         self._stop_timeout = stop_timeout
         self._jobs: dict[str, JobState] = {}
         self._heap: DeadlineHeap[JobState] = DeadlineHeap()
-        self._pool = WorkerPool(max_workers, name="asyncron-worker", owner=self)
+        self._pool: Executor = (
+            pool
+            if pool is not None
+            else WorkerPool(max_workers, name="asyncron-worker", owner=self)
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._stopping = False
