@@ -52,7 +52,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("core", ("asyncron._core",)),
     ("engine", ("asyncron._scheduler", "asyncron._pipeline")),
-    ("journals", ("asyncron._persistence", "asyncron._cluster", "asyncron._journal")),
+    (
+        "journals",
+        ("asyncron._persistence", "asyncron._cluster", "asyncron._liveness", "asyncron._journal"),
+    ),
     (
         "outer",
         (

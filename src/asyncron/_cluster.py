@@ -27,7 +27,6 @@ Around the claim:
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import secrets
@@ -40,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ._core._hooks import hooks_of
 from ._core._state import JobState as _JobState
 from ._faults import fault_point
+from ._liveness import NodeKeeper
 from ._model import JobStatus, RunRecord
 from ._persistence import StoreJournal
 from ._serialize import decode_arguments, trigger_from_doc
@@ -48,6 +48,7 @@ from .errors import InvalidJobError, StoreError
 from .stores.postgres import (
     SKIPPED,
     ClaimRequest,
+    NodeSession,
     PostgresStore,
     connection_errors,
     definition_hash,
@@ -72,6 +73,7 @@ def _cluster_limit(job: _JobState) -> int | None:
     if opts.overlap == "allow_all" and opts.max_instances is not None:
         return max(1, opts.max_instances - (job.running - 1))
     return None
+
 
 logger = logging.getLogger("asyncron")
 
@@ -131,6 +133,11 @@ class ClusterJournal(StoreJournal):
             database does waits for it; earlier than that, this node's clock is wrong and the
             fire is left to the other nodes (logged once).
         fire_retention: seconds finished fire records are kept (default 7 days).
+        node_timeout: seconds after which a node whose database session has ended (its
+            process died: the server freed its advisory lock) and whose heartbeat stopped is
+            dead, and its running fires are recovered; a dead node is thus seen in about
+            ``node_timeout + 0.3`` s. The ``lease`` still bounds what a session cannot show
+            (a paused process, a network cut).
         options: the rest go to :class:`~asyncron._persistence.StoreJournal` (registry,
             keyring, misfire, ...).
     """
@@ -148,6 +155,7 @@ class ClusterJournal(StoreJournal):
         max_clock_lead: float = 0.25,
         max_early_wait: float = 2.0,
         fire_retention: float = 7 * 86_400.0,
+        node_timeout: float = 1.2,
         **options: Any,
     ) -> None:
         if isinstance(store, str):
@@ -157,20 +165,37 @@ class ClusterJournal(StoreJournal):
                 f"store: expected a PostgresStore or a postgresql:// URL, got "
                 f"{type(store).__name__}"
             )
-        for name, value in (("lease", lease), ("poll_interval", poll_interval)):
+        for name, value in (
+            ("lease", lease),
+            ("poll_interval", poll_interval),
+            ("node_timeout", node_timeout),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise InvalidJobError(f"{name}: expected seconds > 0, got {value!r}")
         super().__init__(store, **options)
         self.pg: PostgresStore = store
         self.lease = float(lease)
-        self.node_id = node_id or (
-            f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        )
+        self.node_id = node_id or (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}")
         self.poll_interval = float(poll_interval)
         self.max_clock_lead = float(max_clock_lead)
         self.max_early_wait = float(max_early_wait)
         self.fire_retention = float(fire_retention)
+        self.node_timeout = float(node_timeout)
         self.pg.node_id = self.node_id
+        self._keeper: NodeKeeper | None = None
+        self._recover_wake: asyncio.Event | None = None
+        # True while this node may be taken for dead (its session lost for too long): it runs
+        # nothing and claims nothing until it has its lock back
+        self._fenced = False
+        # fires to give back (job id, fire us, token, started), written with the outcomes
+        self._hand_back: list[tuple[str, int, int, bool]] = []
+        # fires whose end is queued in _finishing (each is queued once)
+        self._ending: set[tuple[str, int]] = set()
+        # fires stopped by a fence whose run had not started yet when it fell
+        self._fenced_keys: set[tuple[str, int]] = set()
+        # one statement at a time on this node's own fire rows (renewals, outcomes, hand-backs)
+        self._io: asyncio.Lock | None = None
+        self._claiming: asyncio.Future[None] | None = None
         # claims waiting for the next batch: (request, future)
         self._claim_queue: list[tuple[ClaimRequest, asyncio.Future[bool]]] = []
         self._claim_wake: asyncio.Event | None = None
@@ -206,7 +231,13 @@ class ClusterJournal(StoreJournal):
             "leases_lost": 0,
             "fenced_writes": 0,
             "remote_changes": 0,
+            "fences": 0,
+            "handed_back": 0,
+            "taken_handed_back": 0,
         }
+        self._unfenced = asyncio.Event()
+        self._claim_idle = asyncio.Event()
+        self._claim_idle.set()
 
     # -- Journal protocol -----------------------------------------------------------------------
 
@@ -242,11 +273,16 @@ class ClusterJournal(StoreJournal):
         return snap
 
     def _note_ended(self, job: _JobState) -> None:
-        """Queue the final write of this node's fires of ``job`` whose run has ended."""
+        """Queue the final write of this node's fires of ``job`` whose run has ended (once
+        each: the engine reports a job's changes many times)."""
         if not self._running:
             return
         live = {to_us(r.fire_ts) for r in job.runs or ()}
-        ended = [k for k in self._running if k[0] == job.id and k[1] not in live]
+        ended = [
+            k
+            for k in self._running
+            if k[0] == job.id and k[1] not in live and k not in self._ending
+        ]
         if not ended:
             return
         state = "failed" if job.error else "succeeded"
@@ -255,7 +291,11 @@ class ClusterJournal(StoreJournal):
         for key in ended:
             token = self._running[key]
             fault_point("before_finish")
+            self._ending.add(key)
             self._finishing.append((key[0], key[1], token, state, job.error))
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
         if self._finish_wake is not None:
             self._finish_wake.set()
 
@@ -266,8 +306,19 @@ class ClusterJournal(StoreJournal):
 
         Waits (the engine keeps the run slot) while the database is unreachable, and while the
         fire is due by this node's clock but not yet by the database's (up to
-        ``max_early_wait``).
+        ``max_early_wait``). A fire won while the scheduler stops (or while this node may be
+        taken for dead) is handed back at once for another node to run; one won for a job
+        cancelled meanwhile is recorded as cancelled.
         """
+        while self._fenced and not self._closing:
+            # this node may be taken for dead: wait (the engine keeps the run slot) until it
+            # has its session back, as while the database is unreachable
+            try:
+                await asyncio.wait_for(self._unfenced.wait(), 0.5)
+            except TimeoutError:
+                pass
+        if self._closing:
+            return False
         loop = asyncio.get_running_loop()
         lead = fire_ts - (self._engine_time() + self._clock_offset)
         if lead > self.max_clock_lead:
@@ -293,15 +344,31 @@ class ClusterJournal(StoreJournal):
         )
         fut: asyncio.Future[bool] = loop.create_future()
         self._claim_queue.append((request, fut))
-        if self._claim_wake is not None:
+        if self._claim_wake is not None and not self._closing:
             self._claim_wake.set()
         else:
             fut.set_result(False)
         won = await fut
+        key = (job.id, to_us(fire_ts))
         if won:
+            token = self._claimed.get(key)
+            engine = self._engine
+            if token is None:
+                return False  # dropped by a fence while the answer was on its way
+            if job.status is JobStatus.CANCELLED:
+                del self._claimed[key]
+                self._ending.add(key)
+                self._finishing.append((key[0], key[1], token, "cancelled", None))
+                self._wake_writer()
+                return False
+            if self._closing or self._fenced or (engine is not None and hooks_of(engine).stopping):
+                del self._claimed[key]
+                self._hand_back.append((key[0], key[1], token, False))
+                self._wake_writer()
+                return False
             fault_point("after_claim")
             fault_point("before_dispatch")
-        elif self._skipped.pop((job.id, to_us(fire_ts)), False) and self._engine is not None:
+        elif self._skipped.pop(key, False) and self._engine is not None:
             hooks_of(self._engine).count_skip(
                 job, fire_ts, "overlap: the previous run is still going"
             )
@@ -327,12 +394,15 @@ class ClusterJournal(StoreJournal):
                         seen.add(item[0].job_id)
                         batch.append(item)
                 self._claim_queue = rest
+                self._claim_idle.clear()
                 try:
                     await self._claim_batch(batch, outage)
                 except BaseException:
                     # unresolved claims go back to the queue (the supervisor restarts the loop)
                     self._claim_queue = [b for b in batch if not b[1].done()] + self._claim_queue
                     raise
+                finally:
+                    self._claim_idle.set()
 
     async def _claim_batch(
         self, batch: list[tuple[ClaimRequest, asyncio.Future[bool]]], outage: _Outage
@@ -361,24 +431,24 @@ class ClusterJournal(StoreJournal):
         if won:
             fault_point("after_advance")
         for request, fut in batch:
-            token = won.get((request.job_id, to_us(request.fire_ts)))
+            fire = (request.job_id, to_us(request.fire_ts))
+            token = won.get(fire)
             if token == SKIPPED:  # recorded as skipped: a run is going on elsewhere
-                self._skipped[(request.job_id, to_us(request.fire_ts))] = True
+                self._skipped[fire] = True
                 self.counters["claims_skipped"] += 1
                 token = None
             elif token is not None:
-                self._claimed[(request.job_id, to_us(request.fire_ts))] = token
-                self._confirmed[(request.job_id, to_us(request.fire_ts))] = sent[0]
+                self._claimed[fire] = token
+                self._confirmed[fire] = sent[0]
                 self.counters["claims_won"] += 1
-            elif (request.job_id, to_us(request.fire_ts)) not in self._skipped:
+            elif fire not in self._skipped:
                 self.counters["claims_lost"] += 1
             if not fut.done():
                 fut.set_result(token is not None)
             elif token is not None:  # the engine gave up waiting: hand the fire back
-                self._claimed.pop((request.job_id, to_us(request.fire_ts)), None)
-                self._finishing.append(
-                    (request.job_id, to_us(request.fire_ts), token, "cancelled", None)
-                )
+                self._claimed.pop(fire, None)
+                self._hand_back.append((fire[0], fire[1], token, False))
+                self._wake_writer()
 
     async def _retry(self, outage: _Outage, call: Callable[[], Awaitable[T]]) -> T:
         """Run ``call`` until it succeeds, backing off while the database is unreachable."""
@@ -396,39 +466,102 @@ class ClusterJournal(StoreJournal):
             outage.ok()
             return result
 
+    # -- node liveness --------------------------------------------------------------------------
+
+    def _back(self) -> None:
+        """The node holds its lock (again): claim and take over fires again."""
+        if self._fenced and not self._closing:
+            self._fenced = False
+            self._unfenced.set()
+            if self.counters["fences"]:
+                logger.warning("%s: has its database session back; claiming again", self.node_id)
+
+    def _fence(self, silent_for: float) -> None:
+        """Stop everything this node runs: it may be taken for dead (see
+        :mod:`asyncron._liveness`).
+        The fires are handed back once the database can be reached again (unless another
+        node has taken them over by then)."""
+        self._fenced = True
+        self._unfenced.clear()
+        self.counters["fences"] += 1
+        for key, token in list(self._claimed.items()):
+            del self._claimed[key]
+            self._hand_back.append((key[0], key[1], token, False))
+        stopping = [k for k in self._running if k not in self._ending]
+        logger.warning(
+            "%s: lost its database session %.1f s ago and could not take it back; it may be "
+            "taken for dead, so it stops its %d run(s) and claims nothing until it is back",
+            self.node_id,
+            silent_for,
+            len(stopping),
+        )
+        for key in stopping:
+            self._hand_back.append((key[0], key[1], self._running[key], True))
+            self._lose_lease(key, lost=False)
+        self._wake_writer()
+
     # -- leases, fire outcomes, recovery --------------------------------------------------------
 
     async def _renew_loop(self) -> None:
         outage = _Outage(self.store.description, "renewing leases")
         period = self.lease / 3
         delay = period
+        io = self._io
+        assert io is not None
         while True:
             await asyncio.sleep(delay)
             delay = period
             fault_point("before_renew")
-            held = [(k[0], k[1], t) for k, t in self._running.items()]
             try:
+                # (bounded: an answer that never comes, a network cut, is an outage, and the
+                # runs are stopped before their leases can lapse)
+                budget = self._renew_budget(period)
                 t0 = self._engine_time()
-                db_now = await self.pg.database_time()
+                db_now = await asyncio.wait_for(self.pg.database_time(), budget)
                 t1 = self._engine_time()
                 self._clock_offset = db_now - (t0 + t1) / 2
-                sent = time.monotonic()
-                renewed = await self.pg.renew_leases(self.node_id, held, self.lease)
+                # One statement at a time on this node's rows: a renewal never runs beside the
+                # write of an outcome, so neither can be refused because of the other.
+                async with io:
+                    # fires running here, and fires won and about to start
+                    held = [(k[0], k[1], t) for k, t in self._running.items()]
+                    held += [(k[0], k[1], t) for k, t in self._claimed.items()]
+                    sent = time.monotonic()
+                    renewed = await asyncio.wait_for(
+                        self.pg.renew_leases(self.node_id, held, self.lease),
+                        self._renew_budget(period),
+                    )
+                    for job_id, fire_us, token in held:
+                        key = (job_id, fire_us)
+                        if key in renewed:
+                            self._confirmed[key] = sent
+                        elif self._running.get(key) == token:
+                            self._lose_lease(key)
+                        elif self._claimed.get(key) == token:
+                            del self._claimed[key]  # not started: it will not be
+                            self.counters["leases_lost"] += 1
             except self._errors as exc:
                 outage.failed(exc)
                 delay = self._expire_unconfirmed(period)
                 continue
             outage.ok()
-            for job_id, fire_us, token in held:
-                key = (job_id, fire_us)
-                if key in renewed:
-                    self._confirmed[key] = sent
-                    continue
-                if self._running.get(key) == token:
-                    self._lose_lease(key)
-            stale = [k for k in self._confirmed if k not in self._running and k not in self._claimed]
+            stale = [
+                k for k in self._confirmed if k not in self._running and k not in self._claimed
+            ]
             for key in stale:
                 del self._confirmed[key]
+
+    def _renew_budget(self, period: float) -> float:
+        """How long a renewal may wait for its answer: until the earliest instant a held lease
+        may lapse (then the runs are stopped, see :meth:`_expire_unconfirmed`); with nothing
+        held, ``period``."""
+        now = time.monotonic()
+        margin = min(0.1 * self.lease, 0.5)
+        keys = [*self._running, *self._claimed]
+        if not keys:
+            return period
+        soonest = min(self._confirmed.get(k, now) + self.lease - margin for k in keys)
+        return max(0.05, soonest - now)
 
     def _expire_unconfirmed(self, period: float) -> float:
         """Stop the runs whose lease may have lapsed while the database could not be reached.
@@ -441,10 +574,9 @@ class ClusterJournal(StoreJournal):
         """
         now = time.monotonic()
         margin = min(0.1 * self.lease, 0.5)
-        finishing = {(f[0], f[1]) for f in self._finishing}
         soonest = now + period
         for key in list(self._running):
-            if key in finishing:
+            if key in self._ending:
                 continue  # the run has ended; its outcome is waiting to be written
             expires = self._confirmed.get(key, now) + self.lease - margin
             if expires > now:
@@ -453,63 +585,90 @@ class ClusterJournal(StoreJournal):
                 self._lose_lease(key)
         return max(0.01, min(period, soonest - now))
 
-    def _lose_lease(self, key: tuple[str, int]) -> None:
-        """This node no longer holds the fire ``key`` (refused, or possibly lapsed): forget it
-        (its outcome is not written) and stop the local run."""
+    def _lose_lease(self, key: tuple[str, int], *, lost: bool = True) -> None:
+        """This node no longer holds the fire ``key`` (refused, possibly lapsed, or fenced):
+        forget it (its outcome is not written) and stop the local run."""
         self._running.pop(key, None)
         self._confirmed.pop(key, None)
-        self.counters["leases_lost"] += 1
+        if lost:
+            self.counters["leases_lost"] += 1
         if self._engine is not None:
             hooks_of(self._engine).lease_lost(key[0], key[1] / 1_000_000)
+
+    async def _write_fires(self) -> None:
+        """Write what is queued: fires handed back, then outcomes (one statement at a time).
+
+        Raises:
+            Exception: the connection errors (the items stay queued).
+        """
+        io = self._io
+        assert io is not None
+        async with io:
+            if self._hand_back:
+                items = self._hand_back[:_BATCH]
+                back = list({(h[0], h[1]): h for h in items}.values())
+                done = await self.pg.hand_back(self.node_id, back)
+                del self._hand_back[: len(items)]
+                self.counters["handed_back"] += len(done)
+            if not self._finishing:
+                return
+            batch = self._finishing[:_BATCH]
+            # each fire once (the first outcome queued for it)
+            unique: dict[tuple[str, int], tuple[str, int, int, str, str | None]] = {}
+            for b in batch:
+                unique.setdefault((b[0], b[1]), b)
+            written = await self.pg.finish_fires(self.node_id, list(unique.values()))
+            del self._finishing[: len(batch)]
+            for key, item in unique.items():
+                self._ending.discard(key)
+                if self._running.get(key) == item[2]:
+                    del self._running[key]
+                if key in written:
+                    continue
+                # the fire's token changed: another node took it over (this node's lease
+                # lapsed); its outcome there wins, this one is not recorded
+                self.counters["fenced_writes"] += 1
+                logger.error(
+                    "job %s: lease lost on the fire at %s (this node stopped renewing it "
+                    "in time, e.g. paused or cut off); another node took it over, so this "
+                    "run's outcome (%s) was not recorded",
+                    key[0],
+                    datetime.fromtimestamp(key[1] / 1_000_000, UTC).isoformat(),
+                    item[3],
+                )
 
     async def _finish_loop(self) -> None:
         wake = self._finish_wake
         assert wake is not None
         outage = _Outage(self.store.description, "recording fire outcomes")
         while True:
-            if not self._finishing:  # (after a restart, outcomes may be waiting already)
+            if not self._finishing and not self._hand_back:  # (after a restart: may be queued)
                 await wake.wait()
             wake.clear()
             await asyncio.sleep(0.002)  # gather the ends of a burst into one statement
-            while self._finishing:
-                batch, self._finishing = self._finishing[:_BATCH], self._finishing[_BATCH:]
-                # Dedupe (a fire is finished once); keep the renewals going until written.
-                unique = {(b[0], b[1]): b for b in batch}
-                try:
-                    written = await self._retry(
-                        outage,
-                        functools.partial(
-                            self.pg.finish_fires, self.node_id, list(unique.values())
-                        ),
-                    )
-                except BaseException:
-                    self._finishing = batch + self._finishing  # written after the restart
-                    raise
-                for key, item in unique.items():
-                    if self._running.get(key) == item[2]:
-                        del self._running[key]
-                    if key not in written:
-                        self.counters["fenced_writes"] += 1
-                        self.counters["leases_lost"] += 1
-                        logger.error(
-                            "job %s: lease lost on the fire at %s (this node stopped renewing it "
-                            "in time, e.g. paused or cut off); another node took it over, so this "
-                            "run's outcome (%s) was not recorded",
-                            key[0],
-                            datetime.fromtimestamp(key[1] / 1_000_000, UTC).isoformat(),
-                            item[3],
-                        )
+            while self._finishing or self._hand_back:
+                await self._retry(outage, self._write_fires)
 
     async def _recover_loop(self) -> None:
         outage = _Outage(self.store.description, "recovering expired leases")
-        period = min(self.poll_interval, self.lease / 3)
+        wake = self._recover_wake
+        assert wake is not None
+        period = min(self.poll_interval, self.lease / 3, self.node_timeout / 6)
         since_prune = 0.0
         while True:
-            await asyncio.sleep(period)
+            try:
+                await asyncio.wait_for(wake.wait(), period)
+            except TimeoutError:
+                pass
+            wake.clear()
             since_prune += period
+            if self._fenced or self._closing or (self._engine is not None and hooks_of(self._engine).stopping):
+                continue  # a node that may be taken for dead (or is stopping) takes nothing
             try:
                 sent = time.monotonic()
-                found = await self.pg.recover_expired(self.node_id, self.lease)
+                found = await self.pg.recover_expired(
+                    self.node_id, self.lease, node_timeout=self.node_timeout
+                )
                 if since_prune > 60:
                     since_prune = 0.0
                     await self.pg.prune(self.fire_retention)
@@ -521,8 +680,8 @@ class ClusterJournal(StoreJournal):
                 if rec.state == "abandoned":
                     self.counters["recovered_abandoned"] += 1
                     logger.warning(
-                        "job %s: the run scheduled at %s on node %s was cut short (lease "
-                        "expired); recorded as abandoned (on_crash='abandon')",
+                        "job %s: the run scheduled at %s on node %s was cut short (node dead or "
+                        "lease expired); recorded as abandoned (on_crash='abandon')",
                         rec.job_id,
                         datetime.fromtimestamp(rec.fire_ts, UTC).isoformat(),
                         rec.previous_owner,
@@ -534,16 +693,37 @@ class ClusterJournal(StoreJournal):
     async def _rerun(self, job_id: str, fire_ts: float, attempt: int, token: int, rec: Any) -> None:
         engine = self._engine
         key = (job_id, to_us(fire_ts))
+        handed_back = bool(getattr(rec, "handed_back", False))
         fault_point("after_recover")
+        job = None if engine is None else hooks_of(engine).job(job_id)
+        if handed_back and job is not None and job.running and job.opts.overlap != "allow_all":
+            # a fire handed back while this job runs here: the overlap policy skips it
+            self._ending.add(key)
+            self._running[key] = token
+            self._finishing.append(
+                (key[0], key[1], token, "skipped", "skipped: the previous run was still going")
+            )
+            self._wake_writer()
+            assert engine is not None
+            hooks_of(engine).count_skip(job, fire_ts, "overlap: the previous run is still going")
+            return
         self._claimed[key] = token
-        started = engine is not None and hooks_of(engine).run_recovered(job_id, fire_ts, attempt)
+        if engine is None:
+            started = False
+        else:
+            started = hooks_of(engine).run_recovered(
+                job_id, fire_ts, attempt, recovering=not handed_back
+            )
         if started:
             self._claimed.pop(key, None)
             self._running.setdefault(key, token)
+            if handed_back:
+                self.counters["taken_handed_back"] += 1
+                return
             self.counters["recovered_rerun"] += 1
             logger.warning(
-                "job %s: re-running the fire scheduled at %s (attempt %d): node %s stopped "
-                "renewing its lease (on_crash='rerun')",
+                "job %s: re-running the fire scheduled at %s (attempt %d): node %s died or "
+                "stopped renewing its lease (on_crash='rerun')",
                 job_id,
                 datetime.fromtimestamp(fire_ts, UTC).isoformat(),
                 attempt,
@@ -551,6 +731,10 @@ class ClusterJournal(StoreJournal):
             )
             return
         self._claimed.pop(key, None)
+        if handed_back:
+            self._hand_back.append((key[0], key[1], token, False))  # for another node
+            self._wake_writer()
+            return
         try:
             await self.pg.release_fire(self.node_id, job_id, key[1], token)
         except self._errors:
@@ -582,9 +766,13 @@ class ClusterJournal(StoreJournal):
     # -- remote changes -------------------------------------------------------------------------
 
     def _on_notify(self, payload: str) -> None:
-        node, _, _ids = payload.partition(":")
+        node, _, ids = payload.partition(":")
         if node == self.node_id:
             return  # our own write
+        if ids == "!recover":  # fires were handed back: take them now
+            if self._recover_wake is not None:
+                self._recover_wake.set()
+            return
         if self._changes_wake is not None:
             self._changes_wake.set()
 
@@ -745,6 +933,23 @@ class ClusterJournal(StoreJournal):
         self._claim_wake = asyncio.Event()
         self._finish_wake = asyncio.Event()
         self._changes_wake = asyncio.Event()
+        self._recover_wake = asyncio.Event()
+        self._io = asyncio.Lock()
+        self._fenced = True  # until the keeper holds this node's lock
+        self._unfenced.clear()
+        self._keeper = NodeKeeper(
+            NodeSession(self.pg, self.node_id, secrets.randbits(62) + 1),
+            self.node_timeout,
+            self._errors,
+            self._fence,
+            self._back,
+        )
+        if not await self._keeper.start(self.pg.connect_timeout):
+            logger.warning(
+                "%s: could not register this node in the database yet; it claims nothing "
+                "until it has",
+                self.node_id,
+            )
         loop = asyncio.get_running_loop()
         for name, body in (
             ("claims", self._claim_loop),
@@ -775,25 +980,47 @@ class ClusterJournal(StoreJournal):
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        """Record the outcomes still queued, stop the background tasks and close the store."""
+        """Leave the cluster cleanly: claim nothing more, hand back every fire won but not
+        started (another node takes it at once), record the outcomes still queued, stop the
+        background tasks, leave the ``nodes`` table and close the store.
+
+        Runs still going here (sync jobs left in their threads by ``stop``) keep their rows
+        ``running`` under their leases, which nobody renews now: they are recovered per
+        ``on_crash`` when the leases expire.
+        """
         self._closing = True
         for _, fut in self._claim_queue:
             if not fut.done():
                 fut.set_result(False)
         self._claim_queue.clear()
-        if self._finishing:
-            try:
-                await asyncio.wait_for(
-                    self.pg.finish_fires(self.node_id, list(self._finishing)), 2.0
-                )
-            except Exception:  # the leases expire and the fires are recovered
-                pass
-            self._finishing.clear()
+        deadline = time.monotonic() + 5.0
+        try:  # a claim statement on its way: learn what it won
+            await asyncio.wait_for(self._claim_idle.wait(), 5.0)
+        except TimeoutError:
+            pass
+        for key, token in list(self._claimed.items()):
+            self._hand_back.append((key[0], key[1], token, False))
+        self._claimed.clear()
+        if self._io is not None:
+            while (self._finishing or self._hand_back) and time.monotonic() < deadline:
+                try:
+                    await asyncio.wait_for(
+                        self._write_fires(), max(0.05, deadline - time.monotonic())
+                    )
+                except Exception:  # unreachable: the leases expire and the fires are recovered
+                    break
+        self._finishing.clear()
+        self._hand_back.clear()
+        self._ending.clear()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            await keeper.stop()
         self._claim_wake = self._finish_wake = self._changes_wake = None
+        self._recover_wake = None
         self._listener_ok = False
         await super().close()
 

@@ -432,6 +432,9 @@ class Recovered:
     attempt: int
     token: int
     previous_owner: str
+    #: the fire was handed back by a node that stopped before starting it (state
+    #: ``"running"``, attempt unchanged): run it as a plain fire, not as a recovery
+    handed_back: bool = False
 
 
 class ClaimStore(Store):

@@ -159,6 +159,19 @@ class Cluster:
         self.procs.extend(started)
         return started
 
+    def busiest(self, procs: list[subprocess.Popen[str]]) -> list[int]:
+        """Indexes in ``procs``, the node holding the most running fires first."""
+        rows = sql(
+            f"SELECT owner, count(*) FROM \"{self.schema}\".fires WHERE state = 'running' "
+            "GROUP BY owner ORDER BY count(*) DESC",
+            dsn=self.store_dsn or self.dsn,
+        )
+        busy = [int(r[0].split(":")[-2]) for r in rows]
+        return sorted(
+            range(len(procs)),
+            key=lambda i: busy.index(procs[i].pid) if procs[i].pid in busy else len(busy),
+        )
+
     def kill(self, proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
         proc.send_signal(sig)
         if sig == signal.SIGKILL:

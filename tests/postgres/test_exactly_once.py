@@ -32,7 +32,14 @@ def test_three_nodes_run_each_of_2000_fires_exactly_once(
     seen = {(a[0], a[1]) for a in audit}
     assert duplicates(audit) == {}
     assert len(audit) == len(seen)
-    assert seen == expected, (len(expected - seen), len(seen - expected), errs)
+    fires = cluster.fires()
+    missing = sorted(expected - seen)
+    assert seen == expected, (
+        len(missing),
+        len(seen - expected),
+        [(m, fires.get(m)) for m in missing[:8]],
+        errs,
+    )
     assert all("Traceback" not in e for e in errs), errs
 
 

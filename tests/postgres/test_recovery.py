@@ -95,15 +95,7 @@ def test_two_nodes_killed_mid_run_and_restarted_lose_nothing_and_double_nothing(
         time.sleep(max(0.0, start + 1.65 - time.time()))  # mid-run: runs are in flight
         # kill the two nodes holding the most running fires (claims race, so one node may
         # have won most of them)
-        rows = sql(
-            f"SELECT owner, count(*) FROM \"{schema}\".fires WHERE state = 'running' "
-            "GROUP BY owner ORDER BY count(*) DESC"
-        )
-        busy = [int(r[0].split(":")[-2]) for r in rows]
-        order = sorted(
-            range(len(nodes)),
-            key=lambda i: busy.index(nodes[i].pid) if nodes[i].pid in busy else len(busy),
-        )
+        order = cluster.busiest(nodes)
         cluster.kill(nodes[order[0]])
         cluster.kill(nodes[order[1]])
         cluster.start(2)

@@ -2,7 +2,7 @@
 
 It joins the cluster in the config's schema, schedules the config's jobs unless they are
 already stored (every node does, as every web worker of an app would), prints ``ready`` and runs
-until the config's ``until`` (real time). Each job inserts one row into ``audit`` (no unique
+until the config's ``until`` (real time), or until SIGTERM (a graceful stop). Each job inserts one row into ``audit`` (no unique
 key) when it starts, then sleeps for its ``sleep`` seconds.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -103,6 +104,7 @@ async def main(config: dict[str, Any]) -> None:
         PostgresStore(dsn, schema=schema, application_name=f"asyncron:{schema}"),
         lease=config.get("lease", 1.0),
         poll_interval=config.get("poll_interval", 0.5),
+        **({"node_timeout": config["node_timeout"]} if "node_timeout" in config else {}),
     )
     NODE = journal.node_id
     journal.registry.register("audit", audit)
@@ -122,7 +124,12 @@ async def main(config: dict[str, Any]) -> None:
             )
     await journal.flush()
     print("ready", flush=True)
-    await asyncio.sleep(max(0.0, config["until"] - time.time()))
+    terminated = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminated.set)
+    try:
+        await asyncio.wait_for(terminated.wait(), max(0.0, config["until"] - time.time()))
+    except TimeoutError:
+        pass
     stats = journal.statistics()
     await scheduler.stop()
     await POOL.close()

@@ -24,7 +24,7 @@ __all__ = ["Dispatcher"]
 
 logger = logging.getLogger("asyncron")
 
-_BATCH = 5000  # most fires started in one synchronous dispatch pass
+_BATCH = 64  # most fires started in one synchronous pass (see _dispatch_loop)
 
 # module globals: read once per fire on the hot path
 _TIMER = Entry.TIMER
@@ -74,7 +74,13 @@ class Dispatcher(EngineBase):
             if self._stopping:
                 break
             if len(due) == _BATCH:
-                # more is due: let the loop run other callbacks (the runs just started) first
+                # More is due: let the loop run other callbacks first, the runs just started
+                # among them. A burst of fires is started a few dozen at a time so that each
+                # batch's tasks, coroutines and run records have taken their first step (and,
+                # for short jobs, ended) before the next batch is made: few of them are alive
+                # when the garbage collector runs, so few are promoted to its older generations,
+                # whose collections would walk every pending job too. (In batches of 5,000, a
+                # burst of 100,000 fires paid for full collections: a third of its time.)
                 self._calm.clear()
                 await asyncio.sleep(0)
                 continue

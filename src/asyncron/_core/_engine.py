@@ -97,7 +97,9 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
             self._set_next(job, next_run)
         return job
 
-    def _run_recovered(self, job_id: str, fire_ts: float, attempt: int) -> bool:
+    def _run_recovered(
+        self, job_id: str, fire_ts: float, attempt: int, *, recovering: bool = True
+    ) -> bool:
         """Start a run of a fire recovered from a dead node (for distributed journals): the run
         sees ``current_run().recovering`` and its ``attempt``. False if the job is unknown or
         cancelled, if this very fire is running here, or if the job's overlap policy admits no
@@ -108,7 +110,7 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         now = self._clock.time()
         if decide(self, job, fire_ts, now, Entry.RECOVERED) is not Decision.RUN:
             return False
-        self._start_run(job, now, fire_ts, None, attempt_base=attempt)
+        self._start_run(job, now, fire_ts, None, attempt_base=attempt if recovering else None)
         return True
 
     def _lease_lost(self, job_id: str, fire_ts: float) -> None:

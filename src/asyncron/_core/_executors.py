@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -26,6 +27,15 @@ from ..abc import Executor
 __all__ = ["WorkerPool", "call_in_thread", "current_task", "worker_owner"]
 
 _worker_local = threading.local()
+
+# a call waiting for a thread (WorkerPool.offload): loop, its future, context, func, args
+_Call = tuple[
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[Any]",
+    contextvars.Context,
+    Callable[..., Any],
+    tuple[Any, ...],
+]
 
 
 def _mark_worker(owner: object) -> None:
@@ -46,7 +56,7 @@ class WorkerPool(Executor):
         owner: what :func:`worker_owner` returns in its threads.
     """
 
-    __slots__ = ("_executor", "_lock", "max_workers", "name", "owner")
+    __slots__ = ("_executor", "_lock", "_queue", "_submitted", "max_workers", "name", "owner")
 
     def __init__(self, max_workers: int, *, name: str, owner: object = None) -> None:
         self.max_workers = max_workers
@@ -54,6 +64,10 @@ class WorkerPool(Executor):
         self.owner = owner
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # offload(): calls handed to the threads and not yet reported back, and the calls
+        # waiting for one of them (see offload)
+        self._submitted = 0
+        self._queue: deque[_Call] = deque()
 
     def executor(self, at_least: int = 0) -> ThreadPoolExecutor:
         """The thread pool, made now if needed, or remade larger when ``at_least`` threads are
@@ -81,8 +95,57 @@ class WorkerPool(Executor):
         *args: Any,
     ) -> asyncio.Future[Any]:
         """Run ``context.run(func, *args)`` in a worker thread; a loop future gets its outcome.
-        Cancelling that future does not stop the call (a thread cannot be interrupted)."""
-        return loop.run_in_executor(self.executor(), context.run, func, *args)
+        Cancelling that future does not stop a call that has started (a thread cannot be
+        interrupted); a call still waiting for a thread is dropped.
+
+        At most two calls per thread are handed to the thread pool at a time; the others wait
+        here, in order, as a loop future and their arguments. A burst of 100,000 sync fires then
+        keeps 100,000 small records alive instead of 100,000 thread-pool work items with their
+        futures, locks and callbacks, which the garbage collector would walk again and again.
+        Call on the loop's thread.
+        """
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._submitted < 2 * self.max_workers:
+            self._submit(loop, fut, context, func, args)
+        else:
+            self._queue.append((loop, fut, context, func, args))
+        return fut
+
+    def _submit(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fut: asyncio.Future[Any],
+        context: contextvars.Context,
+        func: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        self._submitted += 1
+        call = self.executor().submit(context.run, func, *args)
+
+        def report(done: Future[Any]) -> None:  # in the worker thread (or here)
+            try:
+                loop.call_soon_threadsafe(self._settle, fut, done)
+            except RuntimeError:  # the loop is closed: an abandoned call outlived its engine
+                pass
+
+        call.add_done_callback(report)
+
+    def _settle(self, fut: asyncio.Future[Any], call: Future[Any]) -> None:
+        """On the loop: pass a call's outcome to its future, and hand the next waiting call to
+        the thread pool."""
+        self._submitted -= 1
+        if not fut.done():
+            if call.cancelled():
+                fut.cancel()
+            elif (exc := call.exception()) is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(call.result())
+        queue = self._queue
+        while queue and self._submitted < 2 * self.max_workers:
+            loop, waiting, context, func, args = queue.popleft()
+            if not waiting.done():
+                self._submit(loop, waiting, context, func, args)
 
     def shutdown(self) -> None:
         """Drop queued calls and let the threads exit once their current call returns (it is
@@ -90,6 +153,9 @@ class WorkerPool(Executor):
         pool, self._executor = self._executor, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        queue, self._queue = self._queue, deque()
+        for _, fut, _, _, _ in queue:
+            fut.cancel()
 
 
 async def call_in_thread(

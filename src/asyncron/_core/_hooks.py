@@ -128,12 +128,20 @@ class EngineHooks:
             ref=ref,
         )
 
-    def run_recovered(self, job_id: str, fire_ts: float, attempt: int) -> bool:
+    @property
+    def stopping(self) -> bool:
+        """True from the moment ``stop()`` begins: a journal hands back what it wins now."""
+        return self._engine._stopping
+
+    def run_recovered(
+        self, job_id: str, fire_ts: float, attempt: int, *, recovering: bool = True
+    ) -> bool:
         """Start a run of a fire recovered from a dead node: the run sees
         ``current_run().recovering`` and its ``attempt``. False when the admission rules refuse
         it (the job is unknown or cancelled, this very fire is running here, or the job's
-        overlap policy admits no further run now)."""
-        return self._engine._run_recovered(job_id, fire_ts, attempt)
+        overlap policy admits no further run now). With ``recovering=False`` (a fire another
+        node handed back before starting it) it runs as a plain first attempt."""
+        return self._engine._run_recovered(job_id, fire_ts, attempt, recovering=recovering)
 
     def lease_lost(self, job_id: str, fire_ts: float) -> None:
         """This node lost its lease on a running fire (another node may run it now): stop the

@@ -67,10 +67,9 @@ class Outcomes(EngineBase):
         self._lateness.append(started - run.fire_ts)
         if job.opts.history:
             if job.history is None:
-                # the entry is made from the run when it is needed (past_runs)
-                run.ended = self._clock.time()
-                run.fut = None  # let the task go
-                job.history = run
+                # the entry is made from these when it is needed (past_runs); a tuple of numbers
+                # is not tracked by the garbage collector, a run record would be
+                job.history = (run.fire_ts, started, self._clock.time(), run.attempt)
             else:  # before job.result changes: a deferred entry reads it
                 entry = (run.fire_ts, started, self._clock.time(), run.attempt, "succeeded")
                 self._remember(job, (*entry, result, None))
@@ -201,7 +200,7 @@ class Outcomes(EngineBase):
         outcome: str,
         now: float,
     ) -> None:
-        if job.history.__class__ is Run:
+        if job.history.__class__ is tuple:
             job.past_runs()  # while job.result is still that run's result
         job.run_count += 1
         self._lateness.append(run.started - run.fire_ts)

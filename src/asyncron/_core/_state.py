@@ -357,9 +357,9 @@ class JobState:
         self.run: Run | None = None  # a run in flight (more_runs holds any others)
         # Past runs, oldest first: a plain list of entry tuples trimmed in halves (a deque would
         # allocate a 64-slot block per job). A job's first run, when it succeeds on the fast
-        # path, is kept as its ended Run instead; past_runs() makes the list from it when
-        # history is read or a second run ends (a one-shot job never pays for the list).
-        self.history: list[tuple[Any, ...]] | Run | None = None
+        # path, is kept as (fire_ts, started, ended, attempt) instead; past_runs() makes the list
+        # from it when history is read or a second run ends (a one-shot job never pays for it).
+        self.history: list[tuple[Any, ...]] | tuple[float, float, float, int] | None = None
         if max_runs is not None:
             self.max_runs = max_runs
         if manual:
@@ -373,11 +373,10 @@ class JobState:
         each; a deferred entry is made into one first. Call it before ``result`` changes: the
         deferred entry's result is the job's current one."""
         history = self.history
-        if history.__class__ is Run:
-            assert isinstance(history, Run)
-            entry = (history.fire_ts, history.started, history.ended, history.attempt)
-            history = self.history = [(*entry, "succeeded", self.result, None)]
-        assert not isinstance(history, Run)
+        if history.__class__ is tuple:
+            assert isinstance(history, tuple)
+            history = self.history = [(*history, "succeeded", self.result, None)]
+        assert not isinstance(history, tuple)
         return history
 
     def extras(self) -> _JobExtras:
@@ -501,7 +500,6 @@ class Run:
     __slots__ = (
         "abandoned",
         "attempt",
-        "ended",
         "engine",
         "fire_ts",
         "fut",
@@ -530,7 +528,6 @@ class Run:
         self.attempt = attempt
         self.outcome = outcome
         self.fut: asyncio.Future[Any] | None = None
-        self.ended = 0.0  # set when kept as a deferred history entry (JobState.history)
         self.timer: Any = None
         self.timed_out = False
         self.abandoned = False

@@ -7,6 +7,7 @@ installs it as the engine's journal factory (the engine, a layer below, cannot i
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from .._cluster import ClusterJournal
@@ -33,7 +34,7 @@ def make_journal(store: object, **options: Any) -> Journal:
     if isinstance(store, Journal):
         return store
     if isinstance(store, str) and store.split("://", 1)[0].lower() in ("postgresql", "postgres"):
-        return ClusterJournal(store, **options)
+        return ClusterJournal(store, **_checked(ClusterJournal, options))
     if isinstance(store, str):
         store = store_from_url(store)
     if not isinstance(store, Store):
@@ -42,8 +43,31 @@ def make_journal(store: object, **options: Any) -> Journal:
             f"{type(store).__name__} {store!r}"
         )
     if isinstance(store, PostgresStore):
-        return ClusterJournal(store, **options)
-    return StoreJournal(store, **options)
+        return ClusterJournal(store, **_checked(ClusterJournal, options))
+    return StoreJournal(store, **_checked(StoreJournal, options))
+
+
+def _checked(journal: type[Journal], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` if ``journal`` takes each of them by name.
+
+    Raises:
+        InvalidJobError: an option it does not take (the message lists those it takes).
+    """
+    allowed: list[str] = []
+    for cls in journal.__mro__:  # a journal passing **options on takes its base's too
+        if "__init__" not in vars(cls):
+            continue
+        params = inspect.signature(vars(cls)["__init__"]).parameters.values()
+        allowed += [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            break
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InvalidJobError(
+            f"store_options: unknown option {', '.join(map(repr, unknown))} for "
+            f"{journal.__name__}; allowed: {', '.join(allowed)}"
+        )
+    return options
 
 
 install_journal_factory(make_journal)

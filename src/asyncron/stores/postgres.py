@@ -28,6 +28,7 @@ the database clock and every later write presents the fire's token (R3).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -47,6 +48,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ClaimRequest",
     "FireRecord",
+    "NodeSession",
     "PostgresStore",
     "Recovered",
     "definition_hash",
@@ -55,7 +57,7 @@ __all__ = [
 logger = logging.getLogger("asyncron.stores")
 
 #: The schema this version writes. Older schemas are migrated at open; newer ones are refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,50}$")
 _FINAL = ["completed", "failed", "cancelled", "skipped"]
@@ -217,42 +219,105 @@ SELECT job_id, fire_us, token FROM ins
 UNION ALL
 SELECT job_id, fire_us, token FROM prior
 """
+        # Renewals and outcomes lock their rows in (job_id, fire_us) order, so that two of them
+        # (or any two statements of this module) can never wait for each other in a cycle.
         self._sql_renew = f"""
+WITH r AS (
+    SELECT * FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(job_id, fire_us, token)
+), locked AS (
+    SELECT f.job_id, f.fire_us FROM {s}.fires f
+    JOIN r ON f.job_id = r.job_id AND f.fire_us = r.fire_us
+    WHERE f.owner = $1 AND f.token = r.token AND f.state = 'running'
+      AND f.lease_until > clock_timestamp()
+    ORDER BY f.job_id, f.fire_us
+    FOR UPDATE OF f
+)
 UPDATE {s}.fires f SET lease_until = clock_timestamp() + make_interval(secs => $2)
-FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS r(job_id, fire_us, token)
-WHERE f.job_id = r.job_id AND f.fire_us = r.fire_us AND f.owner = $1 AND f.token = r.token
-  AND f.state = 'running' AND f.lease_until > clock_timestamp()
+FROM locked l WHERE f.job_id = l.job_id AND f.fire_us = l.fire_us
 RETURNING f.job_id, f.fire_us
 """
+        # Returns the fires recorded now *and* those this node had recorded already (a write
+        # retried after its commit was not acknowledged): only a fire missing from the answer
+        # was taken over by another node.
         self._sql_finish = f"""
-UPDATE {s}.fires f SET state = r.state, error = r.error, finished_at = clock_timestamp()
-FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
-    AS r(job_id, fire_us, token, state, error)
-WHERE f.job_id = r.job_id AND f.fire_us = r.fire_us AND f.owner = $1 AND f.token = r.token
-  AND f.state = 'running'
-RETURNING f.job_id, f.fire_us
+WITH r AS (
+    SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])
+        AS r(job_id, fire_us, token, state, error)
+), locked AS (
+    SELECT f.job_id, f.fire_us, r.state, r.error FROM {s}.fires f
+    JOIN r ON f.job_id = r.job_id AND f.fire_us = r.fire_us
+    WHERE f.owner = $1 AND f.token = r.token AND f.state = 'running'
+    ORDER BY f.job_id, f.fire_us
+    FOR UPDATE OF f
+), upd AS (
+    UPDATE {s}.fires f SET state = l.state, error = l.error, finished_at = clock_timestamp()
+    FROM locked l WHERE f.job_id = l.job_id AND f.fire_us = l.fire_us
+    RETURNING f.job_id, f.fire_us
+)
+SELECT job_id, fire_us FROM upd
+UNION ALL
+SELECT f.job_id, f.fire_us FROM {s}.fires f
+JOIN r ON f.job_id = r.job_id AND f.fire_us = r.fire_us
+WHERE f.owner = $1 AND f.token = r.token AND f.state NOT IN ('running', 'released')
 """
-        self._sql_recover = f"""
-WITH dead AS (
-    SELECT job_id, fire_us FROM {s}.fires
-    WHERE state = 'running' AND lease_until < clock_timestamp()
-    ORDER BY lease_until
-    LIMIT $3
-    FOR UPDATE SKIP LOCKED
+        # Hand fires back: 'released' (claimed, never started: the taker runs it as it is) or
+        # expired now (started and cut short: recovered per on_crash). Then wake the sweepers.
+        self._sql_hand_back = f"""
+WITH r AS (
+    SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bool[])
+        AS r(job_id, fire_us, token, started)
+), locked AS (
+    SELECT f.job_id, f.fire_us, r.started FROM {s}.fires f
+    JOIN r ON f.job_id = r.job_id AND f.fire_us = r.fire_us
+    WHERE f.owner = $1 AND f.token = r.token AND f.state = 'running'
+    ORDER BY f.job_id, f.fire_us
+    FOR UPDATE OF f
 )
 UPDATE {s}.fires f SET
-    state = CASE WHEN f.on_crash = 'rerun' THEN 'running' ELSE 'abandoned' END,
+    state = CASE WHEN l.started THEN 'running' ELSE 'released' END,
+    lease_until = clock_timestamp() - interval '1 second'
+FROM locked l WHERE f.job_id = l.job_id AND f.fire_us = l.fire_us
+RETURNING f.job_id, f.fire_us
+"""
+        # A fire is recovered when its lease expired, when it was handed back ('released'),
+        # or when its owner is dead: the owner's session-level advisory lock is free (its
+        # connection closed: the process died) *and* its heartbeat is older than $4 seconds
+        # (a live node whose connection dropped gets that long to come back and stops its runs
+        # before it). A node whose last heartbeat predates the server's start lost its
+        # session to the restart, not necessarily its life: its fires wait for their leases.
+        self._sql_recover = f"""
+WITH dead_nodes AS MATERIALIZED (
+    SELECT n.node_id FROM {s}.nodes n
+    WHERE n.node_id <> $1
+      AND n.beat < clock_timestamp() - make_interval(secs => $4)
+      AND n.beat > pg_postmaster_start_time()
+      AND pg_try_advisory_xact_lock(n.lock_key)
+), dead AS (
+    SELECT f.job_id, f.fire_us, f.state AS was FROM {s}.fires f
+    WHERE (f.state = 'running' AND f.lease_until < clock_timestamp())
+       OR f.state = 'released'
+       OR (f.state = 'running' AND f.owner IN (SELECT node_id FROM dead_nodes))
+    ORDER BY f.lease_until
+    LIMIT $3
+    FOR UPDATE OF f SKIP LOCKED
+)
+UPDATE {s}.fires f SET
+    state = CASE WHEN d.was = 'released' OR f.on_crash = 'rerun' THEN 'running'
+                 ELSE 'abandoned' END,
     previous_owner = f.owner,
-    owner = CASE WHEN f.on_crash = 'rerun' THEN $1 ELSE f.owner END,
-    attempt = f.attempt + CASE WHEN f.on_crash = 'rerun' THEN 1 ELSE 0 END,
+    owner = CASE WHEN d.was = 'released' OR f.on_crash = 'rerun' THEN $1 ELSE f.owner END,
+    attempt = f.attempt + CASE WHEN d.was <> 'released' AND f.on_crash = 'rerun' THEN 1
+                               ELSE 0 END,
     token = f.token + 1,
     lease_until = clock_timestamp() + make_interval(secs => $2),
-    finished_at = CASE WHEN f.on_crash = 'rerun' THEN NULL ELSE clock_timestamp() END,
-    error = CASE WHEN f.on_crash = 'rerun' THEN NULL
-                 ELSE 'abandoned: node ' || f.owner || ' stopped renewing its lease' END,
+    finished_at = CASE WHEN d.was = 'released' OR f.on_crash = 'rerun' THEN NULL
+                       ELSE clock_timestamp() END,
+    error = CASE WHEN d.was = 'released' OR f.on_crash = 'rerun' THEN NULL
+                 ELSE 'abandoned: node ' || f.owner || ' died or stopped renewing its lease' END,
     recovered_at = clock_timestamp()
-FROM dead WHERE f.job_id = dead.job_id AND f.fire_us = dead.fire_us
-RETURNING f.job_id, f.fire_us, f.state, f.attempt, f.token, f.previous_owner
+FROM dead d WHERE f.job_id = d.job_id AND f.fire_us = d.fire_us
+RETURNING f.job_id, f.fire_us, f.state, f.attempt, f.token, f.previous_owner,
+    d.was = 'released' AS handed_back
 """
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -382,8 +447,7 @@ RETURNING id
                     changed.extend(r["id"] for r in result)
                 if changed:
                     await conn.execute(
-                        f"INSERT INTO {s}.changes (job_id, node) "
-                        f"SELECT unnest($1::text[]), $2",
+                        f"INSERT INTO {s}.changes (job_id, node) SELECT unnest($1::text[]), $2",
                         changed,
                         self.node_id,
                     )
@@ -522,12 +586,16 @@ RETURNING id
         return {(r["job_id"], int(r["fire_us"])) for r in rows}
 
     async def recover_expired(
-        self, owner: str, lease_seconds: float, limit: int = 100
+        self, owner: str, lease_seconds: float, limit: int = 100, node_timeout: float = 1.2
     ) -> list[Recovered]:
-        """Take over running fires whose lease expired (database clock), ``SKIP LOCKED`` so that
-        nodes sweeping at once share the work. ``rerun`` fires become ``owner``'s (attempt + 1);
-        ``abandon`` fires are recorded as abandoned."""
-        rows = await self._p().fetch(self._sql_recover, owner, float(lease_seconds), limit)
+        """Take over running fires whose lease expired (database clock), fires handed back, and
+        the running fires of dead nodes (session lock free and heartbeat older than
+        ``node_timeout`` seconds), ``SKIP LOCKED`` so that nodes sweeping at once share the
+        work. ``rerun`` fires become ``owner``'s (attempt + 1); ``abandon`` fires are recorded
+        as abandoned; handed-back fires become ``owner``'s with their attempt unchanged."""
+        rows = await self._p().fetch(
+            self._sql_recover, owner, float(lease_seconds), limit, float(node_timeout)
+        )
         return [
             Recovered(
                 r["job_id"],
@@ -536,9 +604,32 @@ RETURNING id
                 int(r["attempt"]),
                 int(r["token"]),
                 r["previous_owner"] or "",
+                bool(r["handed_back"]),
             )
             for r in rows
         ]
+
+    async def hand_back(
+        self, owner: str, fires: Sequence[tuple[str, int, int, bool]]
+    ) -> set[tuple[str, int]]:
+        """Give back ``owner``'s fires ``(job_id, fire_us, token, started)`` for another node to
+        take at once: a fire never started is run by the taker as it is; a started one (cut
+        short) is recovered per its ``on_crash``. Announces it, so that the other nodes sweep
+        now. Returns the fires handed back (a fire taken over meanwhile is not)."""
+        if not fires:
+            return set()
+        async with self._p().acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                self._sql_hand_back,
+                owner,
+                [f[0] for f in fires],
+                [f[1] for f in fires],
+                [f[2] for f in fires],
+                [f[3] for f in fires],
+            )
+            if rows:
+                await conn.execute("SELECT pg_notify($1, $2)", self.channel, owner + ":!recover")
+        return {(r["job_id"], int(r["fire_us"])) for r in rows}
 
     async def release_fire(self, owner: str, job_id: str, fire_us: int, token: int) -> None:
         """Give back a fire taken by :meth:`recover_expired` that this node cannot run: it
@@ -576,8 +667,7 @@ RETURNING id
     async def changes_since(self, seq: int, limit: int = 5000) -> tuple[list[tuple[str, str]], int]:
         """Changed job ids after ``seq`` as ``(job_id, node)``, and the newest seq seen."""
         rows = await self._p().fetch(
-            f"SELECT seq, job_id, node FROM {self._s}.changes WHERE seq > $1 ORDER BY seq "
-            f"LIMIT $2",
+            f"SELECT seq, job_id, node FROM {self._s}.changes WHERE seq > $1 ORDER BY seq LIMIT $2",
             seq,
             limit,
         )
@@ -600,6 +690,11 @@ RETURNING id
         await self._p().execute(
             f"DELETE FROM {self._s}.changes WHERE at < clock_timestamp() - make_interval(secs => $1)",
             float(change_retention),
+        )
+        await self._p().execute(
+            f"DELETE FROM {self._s}.nodes n WHERE n.beat < clock_timestamp() - interval '1 hour' "
+            f"AND NOT EXISTS (SELECT 1 FROM {self._s}.fires f WHERE f.owner = n.node_id "
+            f"AND f.state = 'running')"
         )
 
     async def list_fires(self, job_id: str | None = None) -> list[FireRecord]:
@@ -666,6 +761,112 @@ RETURNING id
             return await func(conn)
 
 
+class NodeSession:
+    """This node's life as the database sees it: one dedicated connection that holds a
+    session-level advisory lock (``nodes.lock_key``) and writes a heartbeat into ``nodes``.
+
+    When the process dies its connection closes and the server frees the lock at once; the
+    other nodes take its fires over once its heartbeat is also older than their
+    ``node_timeout`` (see :meth:`PostgresStore.recover_expired`). A live node that loses this
+    connection reconnects and takes its lock back (ending its old backend first, in case the
+    server still keeps it), or stops its runs before that timeout.
+    """
+
+    def __init__(self, store: PostgresStore, node_id: str, lock_key: int) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.lock_key = lock_key
+        self._conn: asyncpg.Connection | None = None
+        self._pid: int | None = None
+        self.on_lost: Callable[[], None] | None = None
+
+    def alive(self) -> bool:
+        """True while the connection holding the lock is open."""
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def connect(self) -> None:
+        """Open the connection, take the lock and register (or refresh) the node's row.
+
+        Raises:
+            Exception: the connection errors of :func:`connection_errors`; ``TimeoutError``
+                when the lock stays taken (the old backend of this node lingers).
+        """
+        import asyncpg
+
+        old, self._conn = self._conn, None
+        if old is not None:
+            old.terminate()
+        st = self.store
+        conn = await asyncpg.connect(
+            st.dsn,
+            timeout=st.connect_timeout,
+            server_settings={"application_name": st.application_name},
+        )
+        try:
+            if self._pid is not None:
+                # the server may still keep our old session (and the lock) after a network cut
+                await conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND pid = $1 AND granted AND ((classid::bigint << 32) | objid::bigint) = $2",
+                    self._pid,
+                    self.lock_key,
+                )
+            for _ in range(50):
+                if await conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                    break
+                await asyncio.sleep(0.02)  # a sweeper holds it for a moment, or the old session
+            else:
+                raise TimeoutError(f"node {self.node_id}: its advisory lock stays taken")
+            self._pid = int(await conn.fetchval("SELECT pg_backend_pid()"))
+            await conn.execute(
+                f"INSERT INTO {st._s}.nodes (node_id, lock_key, pid) VALUES ($1, $2, $3) "
+                f"ON CONFLICT (node_id) DO UPDATE SET lock_key = excluded.lock_key, "
+                f"pid = excluded.pid, beat = clock_timestamp()",
+                self.node_id,
+                self.lock_key,
+                self._pid,
+            )
+        except BaseException:
+            conn.terminate()
+            raise
+
+        def terminated(_c: Any) -> None:
+            if self.on_lost is not None:
+                self.on_lost()
+
+        conn.add_termination_listener(terminated)
+        self._conn = conn
+
+    async def beat(self) -> None:
+        """Write the heartbeat through the locked connection (which proves the lock is held).
+
+        Raises:
+            Exception: the connection errors of :func:`connection_errors`.
+        """
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            raise ConnectionError(f"node {self.node_id}: the node connection is closed")
+        await conn.execute(
+            f"UPDATE {self.store._s}.nodes SET beat = clock_timestamp() WHERE node_id = $1",
+            self.node_id,
+        )
+
+    async def close(self) -> None:
+        """Leave the cluster: delete the node's row (its remaining fires, if any, are left to
+        their leases) and close the connection, which frees the lock."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            await asyncio.wait_for(
+                conn.execute(f"DELETE FROM {self.store._s}.nodes WHERE node_id = $1", self.node_id),
+                2.0,
+            )
+            await conn.close(timeout=2.0)
+        except Exception:
+            conn.terminate()
+
+
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE IF NOT EXISTS {s}.jobs (
@@ -711,6 +912,19 @@ _MIGRATIONS: dict[int, list[str]] = {
     2: [
         "CREATE INDEX IF NOT EXISTS fires_running_job ON {s}.fires (job_id) "
         "WHERE state = 'running'",
+    ],
+    # 3: live nodes (a session-level advisory lock and a heartbeat each), handed-back fires
+    3: [
+        """CREATE TABLE IF NOT EXISTS {s}.nodes (
+            node_id text PRIMARY KEY,
+            lock_key bigint NOT NULL,
+            pid integer,
+            started timestamptz NOT NULL DEFAULT clock_timestamp(),
+            beat timestamptz NOT NULL DEFAULT clock_timestamp()
+        )""",
+        "CREATE INDEX IF NOT EXISTS fires_live_owner ON {s}.fires (owner) WHERE state = 'running'",
+        "CREATE INDEX IF NOT EXISTS fires_released ON {s}.fires (lease_until) "
+        "WHERE state = 'released'",
     ],
 }
 
