@@ -520,3 +520,16 @@ def test_stop_does_not_wait_forever_for_a_stuck_subscriber() -> None:
     elapsed = time.monotonic() - t0
     assert elapsed < 3, elapsed  # not 5 callbacks x 10 s
     assert len(calls) == 1 and sub.dropped == 4  # the queued rest is dropped and counted
+
+
+def test_a_sync_subscriber_may_call_the_facade() -> None:
+    follow_ups: list[str] = []
+    with Scheduler() as s:
+
+        def chain(event: RunSucceeded) -> None:  # in a worker thread: blocking calls are fine
+            if event.job_name == "first":
+                follow_ups.append(s.run_now(s.schedule(lambda: "second", "second", 3600)))
+
+        s.subscribe(chain, RunSucceeded)
+        s.wait_job(s.schedule(lambda: "first", "first"), timeout=5)
+    assert follow_ups == ["second"]
