@@ -532,4 +532,9 @@ def test_a_sync_subscriber_may_call_the_facade() -> None:
 
         s.subscribe(chain, RunSucceeded)
         s.wait_job(s.schedule(lambda: "first", "first"), timeout=5)
+        # The subscriber runs in its own thread after the run is recorded: wait for it before
+        # the block stops the scheduler (a callback racing stop() would call a stopped facade).
+        deadline = time.monotonic() + 5
+        while not follow_ups and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert follow_ups == ["second"]
