@@ -109,6 +109,22 @@ class _Outage:
             logger.warning("%s: %s works again", self.description, self.what)
 
 
+async def _cancel_all(tasks: list[asyncio.Task[None]], within: float = 5.0) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again those still running: on Python 3.11
+    ``asyncio.wait_for`` can swallow a cancellation that arrives as its inner await completes,
+    and a loop that lost its cancellation would otherwise keep ``close()`` waiting forever."""
+    pending = set(tasks)
+    deadline = time.monotonic() + within
+    while pending:
+        for task in pending:
+            task.cancel()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            logger.warning("%d cluster loop(s) did not end when cancelled", len(pending))
+            return
+        _, pending = await asyncio.wait(pending, timeout=min(0.1, left))
+
+
 class ClusterJournal(StoreJournal):
     """The engine's journal for a shared PostgreSQL store: claims, leases, recovery, wake-ups.
 
@@ -1013,9 +1029,7 @@ class ClusterJournal(StoreJournal):
         self._hand_back.clear()
         self._ending.clear()
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel_all(tasks)
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             await keeper.stop()
