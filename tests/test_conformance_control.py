@@ -54,7 +54,6 @@ from asyncron.events import (
 from asyncron.stores import (
     FunctionRegistry,
     JsonFileStore,
-    SQLiteStore,
     StoreJournal,
     StoreLockedError,
     StoreVersionError,
@@ -1825,16 +1824,6 @@ async def test_misfire_grace_time_applies_to_downtime(url: str) -> None:
     assert STORED_CALLS == []
 
 
-async def _edit_row(url: str, job_id: str, **changes: object) -> None:
-    kind, path = url.split("://", 1)
-    store = JsonFileStore(path) if kind == "json" else SQLiteStore(path)
-    await store.open()
-    row = await store.get_job(job_id)
-    assert row is not None
-    await store.write_batch([row.evolve(**changes)])
-    await store.close()
-
-
 NOMINAL: list[datetime] = []
 
 
@@ -1863,40 +1852,6 @@ async def test_catch_up_runs_see_their_own_nominal_fire_time(url: str) -> None:
     expected = [T0 + timedelta(hours=h) for h in (1, 2, 3)]
     assert expected == NOMINAL
     assert [r.scheduled_at for r in history] == expected
-
-
-@pytest.mark.asyncio
-async def test_rerun_after_crash_sees_the_interrupted_fire_time(url: str) -> None:
-    NOMINAL.clear()
-    async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
-        jid = await s.schedule(stored_nominal, trigger=IntervalTrigger(hours=1), on_crash="rerun")
-    fire = T0 + timedelta(hours=1)
-    await _edit_row(url, jid, running_fire=fire.timestamp(), next_run=fire.timestamp() + 3600)
-    clock = VirtualClock(start=T0 + timedelta(hours=1, minutes=5))
-    async with AsyncScheduler(clock=clock, store=url) as s:
-        for _ in range(5):
-            await clock.wait_idle()
-        job = await s.get_job(jid)
-    assert [fire] == NOMINAL  # the idempotency key the docs promise
-    assert job is not None and job.next_run == T0 + timedelta(hours=2)
-
-
-@pytest.mark.asyncio
-async def test_crash_left_running_status_is_resolved_not_stuck(url: str) -> None:
-    async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
-        jid = await s.schedule(stored_record, trigger=IntervalTrigger(hours=1))
-    fire = T0 + timedelta(hours=1)
-    await _edit_row(
-        url, jid, status="running", running_fire=fire.timestamp(), next_run=fire.timestamp()
-    )
-    clock = VirtualClock(start=T0 + timedelta(hours=1, minutes=5))
-    async with AsyncScheduler(clock=clock, store=url) as s:
-        job = await s.get_job(jid)
-        await clock.advance(3600)
-        later = await s.get_job(jid)
-    assert job is not None and job.status is JobStatus.PENDING
-    assert job.error is not None and "Interrupted" in job.error
-    assert later is not None and later.run_count >= 2
 
 
 # -- PersistentScheduler ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,55 +92,6 @@ async def test_catch_up_all_runs_each_missed_fire_bounded(tmp_path: Path) -> Non
         assert journal.misfires[jid].skipped == 7
 
 
-async def test_run_cut_short_by_crash_is_recorded_as_interrupted(
-    url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    s, _clock = engine(url, T0)
-    async with s:
-        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("x",))
-    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
-    s, _clock = engine(url, T0 + timedelta(hours=1, minutes=5))
-    with caplog.at_level(logging.WARNING, "asyncron"):
-        async with s:
-            job = await s.get_job(jid)
-            assert job is not None and job.error is not None and "Interrupted" in job.error
-            assert job.run_count == 1 and job.failure_count == 1
-            assert job.next_run == T0 + timedelta(hours=2)
-    assert "interrupted" in caplog.text.lower() or "Interrupted" in caplog.text
-    assert persist_jobs.CALLS == []
-
-
-async def test_run_cut_short_by_crash_is_rerun_when_configured(tmp_path: Path) -> None:
-    persist_jobs.CALLS.clear()
-    path = tmp_path / "s.json"
-    s, clock = engine(StoreJournal(JsonFileStore(path), on_crash="rerun"), T0)
-    async with s:
-        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("r",))
-    await _edit_row(f"json://{path}", jid, running_fire=T0.timestamp() + 3600,
-                    next_run=T0.timestamp() + 7200)  # fmt: skip
-    journal = StoreJournal(JsonFileStore(path), on_crash="rerun")
-    s, clock = engine(journal, T0 + timedelta(hours=1, minutes=5))
-    async with s:
-        for _ in range(5):
-            await clock.wait_idle()
-        assert persist_jobs.CALLS == [("r", None)]
-        assert journal.interrupted == [(jid, T0 + timedelta(hours=1))]
-
-
-async def test_per_job_on_crash_option_of_the_engine_is_stored_and_honoured(url: str) -> None:
-    s, _clock = engine(url, T0)
-    async with s:
-        jid = await s.schedule(
-            persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("p",), on_crash="rerun"
-        )
-    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
-    s, clock = engine(url, T0 + timedelta(hours=1, minutes=5))
-    async with s:
-        for _ in range(5):
-            await clock.wait_idle()
-        assert persist_jobs.CALLS == [("p", None)]
-
-
 async def test_unregistered_function_is_kept_untouched_and_comes_back(url: str) -> None:
     s, _clock = engine(url, T0)
     async with s:
@@ -220,21 +170,12 @@ async def test_failed_run_error_survives_restart(url: str) -> None:
         assert job is not None and job.error == "ValueError: boom f" and job.failure_count == 1
 
 
-# -- helpers: edit the stored record as a crash or a tamperer would --------------------------------
+# -- helpers: edit the stored record as a tamperer would ------------------------------------------
 
 
 def _store(url: str) -> JsonFileStore | SQLiteStore:
     kind, path = url.split("://", 1)
     return JsonFileStore(path) if kind == "json" else SQLiteStore(path)
-
-
-async def _edit_row(url: str, job_id: str, **changes: object) -> None:
-    store = _store(url)
-    await store.open()
-    row = await store.get_job(job_id)
-    assert row is not None
-    await store.write_batch([row.evolve(**changes)])
-    await store.close()
 
 
 async def _edit_trigger_zone(url: str, job_id: str, zone: str) -> None:
