@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -109,15 +109,6 @@ class SyncGate:
         return "released"
 
 
-async def _wait_until(predicate: Any, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
-
-
 def _every_second() -> IntervalTrigger:
     return IntervalTrigger(seconds=1, start=T0 + timedelta(seconds=1))
 
@@ -132,7 +123,9 @@ def _every_second() -> IntervalTrigger:
     [("skip", 1, 3), ("buffer_one", 2, 2), ("buffer_all", 4, 0), ("allow_all", 4, 0)],
 )
 @pytest.mark.asyncio
-async def test_overlap_policy_for_sync_jobs(overlap: str, runs: int, skipped: int) -> None:
+async def test_overlap_policy_for_sync_jobs(
+    overlap: str, runs: int, skipped: int, wait_for: Callable[..., Awaitable[None]]
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock) as s:
@@ -143,7 +136,7 @@ async def test_overlap_policy_for_sync_jobs(overlap: str, runs: int, skipped: in
             await clock.advance(1, wait_for_runs=False)
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.calls == runs and gate.active == 0)
+        await wait_for(lambda: gate.calls == runs and gate.active == 0)
         await clock.wait_idle()
         job = await s.get_job(job_id)
     assert job is not None
@@ -243,7 +236,9 @@ async def test_buffered_runs_run_one_after_another_in_fire_order() -> None:
 
 
 @pytest.mark.asyncio
-async def test_cancel_other_on_a_sync_job_abandons_the_running_run() -> None:
+async def test_cancel_other_on_a_sync_job_abandons_the_running_run(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock, stop_timeout=0.2) as s:
@@ -256,7 +251,7 @@ async def test_cancel_other_on_a_sync_job_abandons_the_running_run() -> None:
         history = await s.get_run_history(job_id)
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.active == 0)
+        await wait_for(lambda: gate.active == 0)
         await clock.wait_idle()
     assert gate.calls == 2
     assert history[0].outcome == "abandoned"
@@ -280,7 +275,9 @@ async def test_cancel_other_cancelled_run_is_reported_as_a_cancelled_run_event()
 
 
 @pytest.mark.asyncio
-async def test_allow_all_max_instances_for_sync_jobs() -> None:
+async def test_allow_all_max_instances_for_sync_jobs(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock) as s:
@@ -289,11 +286,11 @@ async def test_allow_all_max_instances_for_sync_jobs() -> None:
         )
         for _ in range(4):
             await clock.advance(1, wait_for_runs=False)
-        await _wait_until(lambda: gate.active == 2)
+        await wait_for(lambda: gate.active == 2)
         stats = s.statistics()
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.active == 0)
+        await wait_for(lambda: gate.active == 0)
         await clock.wait_idle()
         job = await s.get_job(job_id)
     assert gate.peak == 2
@@ -499,11 +496,13 @@ async def test_timed_out_attempt_is_retried_when_timeouts_are_retried() -> None:
 
 
 @pytest.mark.asyncio
-async def test_sync_timeout_frees_the_job_to_fire_again() -> None:
+async def test_sync_timeout_frees_the_job_to_fire_again(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     gate = SyncGate()
     async with AsyncScheduler(stop_timeout=0.1) as s:
         job_id = await s.schedule(gate, trigger=IntervalTrigger(seconds=0.05), timeout=0.02)
-        await _wait_until(lambda: gate.calls >= 2)
+        await wait_for(lambda: gate.calls >= 2)
         history = await s.get_run_history(job_id)
         await s.cancel(job_id)
         gate.release.set()
