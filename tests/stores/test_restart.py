@@ -296,3 +296,26 @@ async def test_a_start_that_cannot_be_written_fails_the_run_without_calling_the_
         job = await s.get_job(jid)
     assert persist_jobs.CALLS == [("g", None)]
     assert job is not None and job.run_count == 2 and job.error is None
+
+
+async def test_a_gated_sync_run_past_its_timeout_is_abandoned_in_its_thread(url: str) -> None:
+    """Behind the gate a sync run is still a sync run: past its timeout it is abandoned in its
+    thread (RunTimeoutError), as without a store."""
+    persist_jobs.CALLS.clear()
+    persist_jobs.RELEASE.clear()
+    s, clock = engine(url, T0)
+    try:
+        async with s:
+            jid = await s.schedule(
+                persist_jobs.block, trigger=IntervalTrigger(hours=1), args=("t",), timeout=0.05
+            )
+            await clock.advance(3600)
+            job = await s.get_job(jid)
+            [record] = await s.get_run_history(jid)
+            assert persist_jobs.CALLS == [("t", None)]  # the body did start
+            persist_jobs.RELEASE.set()
+    finally:
+        persist_jobs.RELEASE.set()
+    assert record.outcome == "timed_out"
+    assert job is not None and job.error is not None and job.error.startswith("RunTimeoutError")
+    assert "a sync callable cannot be interrupted, so it was abandoned in its thread" in job.error

@@ -83,13 +83,12 @@ class Runner(EngineBase):
             run.fut = task
             self._inflight.add(task)
         elif gate is not None:
-            # Through the gate, then into a worker thread. The run is a task meanwhile (a
-            # cancel, a timeout or stop() before the body started never calls it).
-            task = loop.create_task(
-                self._drive(run, self._gated_sync, gate, run), context=job.context.copy()
-            )
+            # Through the gate, then into a worker thread as any sync run. The run is a task
+            # until then (a cancel, a timeout or stop() before the body started never calls it).
+            task = loop.create_task(self._gated_sync(run, gate), context=job.context.copy())
             run.fut = task
             self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         else:
             fut = self._pool.offload(loop, job.context.copy(), _call_in_thread, run)
             run.fut = fut
@@ -99,16 +98,28 @@ class Runner(EngineBase):
         if timeout is not None:
             run.timer = loop.call_later(timeout, self._on_run_timeout, run)
 
-    async def _gated_sync(self, gate: asyncio.Future[None], run: Run) -> Any:
-        """A sync run behind a start gate: wait for the gate, then call the job in a worker
-        thread (an awaitable it returns is awaited too)."""
-        await gated_wait(gate, run)
+    async def _gated_sync(self, run: Run, gate: asyncio.Future[None]) -> None:
+        """A sync run behind its start gate: wait for the gate, then hand the job to a worker
+        thread like an ungated sync run (its thread future is then ``run.fut``: a cancel or a
+        timeout abandons it in its thread, and its done-callback records the outcome)."""
+        try:
+            await gated_wait(gate, run)
+        except asyncio.CancelledError:
+            self._task_ended(run, None, None, cancelled=True)
+            raise
+        except StoreError as exc:
+            self._task_ended(run, None, exc)
+            return
         loop = self._loop
         assert loop is not None
-        result = await self._pool.offload(loop, run.job.context.copy(), _call_in_thread, run)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        fut = self._pool.offload(loop, run.job.context.copy(), _call_in_thread, run)
+        run.fut = fut
+        fut.add_done_callback(run)
+        self._inflight.add(fut)
+        # The run is the thread's future now (abandoned, it leaves _inflight as any sync run).
+        # A stop() that saw this task before waits here for the body, never cancelling it.
+        self._inflight.discard(current_task())
+        await asyncio.wait((fut,))
 
     async def _drive(self, run: Run, call: Callable[..., Any], *args: Any) -> Any:
         _CURRENT.set(run)
