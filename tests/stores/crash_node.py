@@ -1,8 +1,8 @@
 """A scheduler process for the crash tests of test_kill_restart.py.
 
 ``python crash_node.py URL AUDIT WHERE ON_CRASH HOW BODY`` schedules one hourly job ``work``
-(its first fire 0.1 s from now) whose run dies at WHERE (crash_jobs.py; ``end`` is the fault
-point ``before_finish``, armed by the test), with ``on_crash=ON_CRASH`` set on the journal
+(its first fire 0.1 s from now) whose run dies at WHERE (crash_jobs.py; ``gate`` and ``end``
+are the fault points ``mid_store_write`` and ``before_finish``, armed by the test), with ``on_crash=ON_CRASH`` set on the journal
 (HOW ``journal``) or on the job (HOW ``job``); BODY is ``async`` or ``sync``. It prints
 ``ready <first fire>`` and runs until it is killed.
 """

@@ -145,10 +145,12 @@ def test_jobs_survive_a_sigkill_with_their_history_in_a_new_process(
 
 # -- a run killed at its start, in its middle and at its end -----------------------------------
 #
-# One hourly job, its first fire 0.3 s after a scheduler process started; that process dies
-# during the run: at its first statement (the job SIGKILLs its own process), in its middle (the
-# test SIGKILLs it while the job sleeps) or at its end (the job returned; the fault point
-# ``before_finish`` kills the process before the outcome is written). Then the test restarts the
+# One hourly job, its first fire 0.1 s after a scheduler process started; that process dies
+# during the run: while its start is being written (``gate``: the fault point mid_store_write
+# at the second write, the first being the job's own), at its first statement (the job
+# SIGKILLs its own process), in its middle (the test SIGKILLs it while the job sleeps) or at
+# its end (the job returned; the fault point ``before_finish`` kills the process before the
+# outcome is written). Then the test restarts the
 # scheduler on the same file, as an application would, and checks what it shows and how often
 # the job's body ran (crash_jobs.py appends a line at the start and at the end of each run).
 
@@ -165,7 +167,7 @@ def _kill_during_the_run(
     url = f"{kind}://{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
     audit, log = tmp_path / "audit.txt", tmp_path / "node.log"
     audit.touch()
-    fault = "before_finish:kill" if where == "end" else ""
+    fault = {"end": "before_finish:kill", "gate": "mid_store_write:kill@2"}.get(where, "")
     node = _node(url, audit, log, where, on_crash, how, body, script=CRASH_NODE, fault=fault)
     try:
         assert node.stdout is not None
@@ -188,7 +190,7 @@ def _kill_during_the_run(
     return url, audit, float(ready[1]), node.pid
 
 
-async def _restart(url: str, audit: Path, on_crash: str, how: str) -> dict[str, Any]:
+async def _restart(url: str, audit: Path, where: str, on_crash: str, how: str) -> dict[str, Any]:
     """Open the file again in this process, as the application would after the crash; wait
     for the re-run when one is due; report what the scheduler shows."""
     import crash_jobs
@@ -213,7 +215,7 @@ async def _restart(url: str, audit: Path, on_crash: str, how: str) -> dict[str, 
     scheduler.subscribe(succeeded, types=RunSucceeded)
     async with scheduler:
         shown_at_start = await scheduler.get_job("work")
-        if on_crash == "rerun":
+        if on_crash == "rerun" or where == "gate":
             await asyncio.wait_for(ran.wait(), 20)
         else:  # give a wrong re-run the time to happen (it would start at once)
             await asyncio.sleep(0.2)
@@ -228,6 +230,7 @@ async def _restart(url: str, audit: Path, on_crash: str, how: str) -> dict[str, 
 
 
 CRASHES = [  # (where, body, on_crash, set on): each body kind and each way to set on_crash
+    ("gate", "async", "abandon", "journal"),
     ("start", "async", "abandon", "journal"),
     ("start", "sync", "abandon", "journal"),
     ("middle", "async", "abandon", "journal"),
@@ -255,16 +258,29 @@ def test_a_run_killed_at_its_start_middle_or_end_runs_as_on_crash_promises(
     url, audit, fire, pid = _kill_during_the_run(tmp_path, kind, where, on_crash, how, body)
     fire_at = datetime.fromtimestamp(fire, UTC)
     before = _lines(audit)
-    # the killed process started the run once; it ended only when killed at the end
-    assert before == [("start", pid, fire)] + ([("end", pid, fire)] if where == "end" else [])
+    # the killed process started the run once (not at all when killed at the gate); it ended
+    # only when killed at the end
+    assert before == {
+        "gate": [],
+        "end": [("start", pid, fire), ("end", pid, fire)],
+    }.get(where, [("start", pid, fire)])
 
     with caplog.at_level(logging.WARNING, "asyncron"):
-        shown = asyncio.run(_restart(url, audit, on_crash, how))
+        shown = asyncio.run(_restart(url, audit, where, on_crash, how))
     job, at_start = shown["job"], shown["at_start"]
     assert job.next_run == fire_at + timedelta(hours=1)  # the fire is not due again
     assert job.status is JobStatus.PENDING  # not left "running"
     after = _lines(audit)[len(before) :]
-    if on_crash == "abandon":
+    me = os.getpid()
+    if where == "gate":
+        # its start was not on disk, so neither was its next fire: the file shows the fire
+        # still due, and the misfire policy (by default: once, late) runs it now, once
+        assert shown["interrupted"] == []
+        assert after == [("start", me, fire), ("end", me, fire)]
+        [record] = shown["history"]
+        assert record.scheduled_at == fire_at and record.outcome == "succeeded"
+        assert (job.run_count, job.failure_count, job.error, job.result) == (1, 0, None, where)
+    elif on_crash == "abandon":
         # at most once: never run again, recorded as a failed run (even when killed after
         # the job had returned: its outcome was not written yet)
         assert after == []
@@ -277,7 +293,6 @@ def test_a_run_killed_at_its_start_middle_or_end_runs_as_on_crash_promises(
         assert f"job {job.name!r} (work): {job.error}" in caplog.messages  # said so in the log
     else:
         # at least once: run once more, for the same nominal fire time (its idempotency key)
-        me = os.getpid()
         # its start is written behind the run (no wait): a kill before that write makes the
         # fire look missed rather than interrupted; either way it runs once more
         assert shown["interrupted"] in ([("work", fire_at)], [])
