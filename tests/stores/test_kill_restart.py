@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,23 @@ def _node(
         )
 
 
+def _poll_until(condition: Callable[[], bool], seconds: float = 20.0) -> None:
+    """Return once ``condition()`` holds (polled every 10 ms), or after ``seconds``; the
+    caller's asserts then say what was missing."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _reap(node: subprocess.Popen[str]) -> None:
+    """Make sure ``node`` is gone (killed if a test failed before killing it)."""
+    if node.poll() is None:
+        node.kill()
+        node.wait(timeout=10)
+    if node.stdout is not None:
+        node.stdout.close()
+
+
 def _audit(audit: Path) -> list[tuple[int, float, float]]:
     """(pid, nominal fire time, wall time at the end of the run) per beat run."""
     rows = [line.split() for line in audit.read_text().splitlines()]
@@ -79,18 +97,12 @@ def test_jobs_survive_a_sigkill_with_their_history_in_a_new_process(
         assert first.stdout is not None and first.stdout.readline().strip() == "ready", (
             log.read_text()[-3000:]
         )
-        deadline = time.monotonic() + 20
-        while len(_audit(audit)) < 10 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _poll_until(lambda: len(_audit(audit)) >= 10)
         killed_at = time.time()
         first.send_signal(signal.SIGKILL)  # no clean-up, no final flush
         first.wait(timeout=10)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=10)
-        if first.stdout is not None:
-            first.stdout.close()
+        _reap(first)
     assert first.returncode == -signal.SIGKILL
     before = _audit(audit)
     assert len(before) >= 10, log.read_text()[-3000:]
@@ -174,18 +186,12 @@ def _kill_during_the_run(
         ready = node.stdout.readline().split()
         assert ready[:1] == ["ready"], log.read_text()[-3000:]
         if where == "middle":
-            deadline = time.monotonic() + 20
-            while not _lines(audit) and time.monotonic() < deadline:
-                time.sleep(0.01)
+            _poll_until(lambda: bool(_lines(audit)))
             time.sleep(0.1)  # into the run
             node.send_signal(signal.SIGKILL)
         node.wait(timeout=20)
     finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait(timeout=10)
-        if node.stdout is not None:
-            node.stdout.close()
+        _reap(node)
     assert node.returncode == -signal.SIGKILL, log.read_text()[-3000:]
     return url, audit, float(ready[1]), node.pid
 
