@@ -278,7 +278,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     _write(tmp_path / "tasks.py", TASKS)
     _write(tmp_path / "make_store.py", MAKE_STORE)
     suffix = "db" if request.param == "sqlite" else "json"
-    url = f"{request.param}://{tmp_path / f'jobs.{suffix}'}"
+    url = f"{request.param}:///{tmp_path / f'jobs.{suffix}'}"
     subprocess.run(
         [sys.executable, "make_store.py", url], cwd=tmp_path, check=True, timeout=TIMEOUT
     )
@@ -345,11 +345,11 @@ def test_run_now_reports_the_jobs_failure_in_one_line(tmp_path: Path, store_url:
 
 
 def test_store_commands_refuse_a_missing_store(tmp_path: Path) -> None:
-    result = _run(tmp_path, "jobs", "--store", f"sqlite://{tmp_path / 'nope.db'}")
+    result = _run(tmp_path, "jobs", "--store", f"sqlite:///{tmp_path / 'nope.db'}")
     assert result.returncode == 1
     assert (
         result.stderr
-        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite://{tmp_path / 'nope.db'}')\n"
+        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite:///{tmp_path / 'nope.db'}')\n"
     )
     assert not (tmp_path / "nope.db").exists()
     bad = _run(tmp_path, "jobs", "--store", "ftp://x")

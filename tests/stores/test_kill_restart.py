@@ -61,7 +61,7 @@ def _rows_on_disk(url: str) -> dict[str, StoredJob]:
 def test_jobs_survive_a_sigkill_with_their_history_in_a_new_process(
     tmp_path: Path, kind: str
 ) -> None:
-    url = f"{kind}://{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
+    url = f"{kind}:///{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
     audit, log = tmp_path / "audit.txt", tmp_path / "nodes.log"
     audit.touch()
 

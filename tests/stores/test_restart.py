@@ -29,7 +29,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     persist_jobs.CALLS.clear()
     name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}://{tmp_path / name}"
+    return f"{request.param}:///{tmp_path / name}"
 
 
 def engine(url: str | StoreJournal, at: datetime) -> tuple[AsyncScheduler, VirtualClock]:
@@ -117,7 +117,7 @@ async def test_run_cut_short_by_crash_is_rerun_when_configured(tmp_path: Path) -
     s, clock = engine(StoreJournal(JsonFileStore(path), on_crash="rerun"), T0)
     async with s:
         jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("r",))
-    await _edit_row(f"json://{path}", jid, running_fire=T0.timestamp() + 3600,
+    await _edit_row(f"json:///{path}", jid, running_fire=T0.timestamp() + 3600,
                     next_run=T0.timestamp() + 7200)  # fmt: skip
     journal = StoreJournal(JsonFileStore(path), on_crash="rerun")
     s, clock = engine(journal, T0 + timedelta(hours=1, minutes=5))
@@ -224,7 +224,7 @@ async def test_failed_run_error_survives_restart(url: str) -> None:
 
 
 def _store(url: str) -> JsonFileStore | SQLiteStore:
-    kind, path = url.split("://", 1)
+    kind, path = url.split(":///", 1)
     return JsonFileStore(path) if kind == "json" else SQLiteStore(path)
 
 
