@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from asyncron.abc import StoredJob
+from asyncron.errors import NotAStoreError
 from asyncron.stores import (
     JsonFileStore,
     SQLiteStore,
@@ -21,7 +22,6 @@ from asyncron.stores import (
     StoreVersionError,
     store_from_url,
 )
-from asyncron.errors import NotAStoreError
 from asyncron.stores.memory import MemoryStore
 
 pytestmark = pytest.mark.asyncio
@@ -77,10 +77,10 @@ async def test_a_json_file_that_is_not_a_store_is_refused_and_left_alone(
 ) -> None:
     path = tmp_path / "state.json"
     path.write_bytes(content)
-    with pytest.raises(NotAStoreError, match="is not an asyncron store .*left untouched"):
+    with pytest.raises(NotAStoreError, match=r"is not an asyncron store .*left untouched"):
         await JsonFileStore(path).open()
     assert path.read_bytes() == content
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
+    assert sorted(os.listdir(tmp_path)) == ["state.json", "state.json.lock"]
     await JsonFileStore(path).close()
 
 
@@ -133,7 +133,7 @@ async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path:
     with pytest.raises(NotAStoreError, match="cannot be read as an SQLite database"):
         await SQLiteStore(path).open()
     assert path.read_bytes() == b"this is not a database" * 100
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.db", "jobs.db.lock"]
+    assert sorted(os.listdir(tmp_path)) == ["jobs.db", "jobs.db.lock"]
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
