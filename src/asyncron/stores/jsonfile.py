@@ -13,15 +13,9 @@ from typing import Any
 from .._serialize import dumps
 from ..abc import StoredJob
 from ..errors import NotAStoreError, StoreCorruptError, StoreError, StoreVersionError
+from . import _files
 from ._base import ThreadedStore
-from ._files import (
-    FileLock,
-    atomic_write,
-    claim_store_file,
-    move_aside,
-    read_store_file,
-    remove_stale_temps,
-)
+from ._files import FileLock, atomic_write, move_aside, remove_stale_temps
 
 __all__ = ["JsonFileStore"]
 
@@ -107,7 +101,7 @@ class JsonFileStore(ThreadedStore):
 
     def _claim_file(self) -> None:
         """Find the real file and, unless read-only, lock it."""
-        self._real, self._lock = claim_store_file(
+        self._real, self._lock = _files.claim_store_file(
             self.path, self.description, read_only=self.read_only
         )
 
@@ -123,7 +117,7 @@ class JsonFileStore(ThreadedStore):
             FileNotFoundError: there is none (a new store), unless read-only.
             StoreError: read-only and there is no file, or it cannot be read.
         """
-        raw = read_store_file(self._real, self.description)
+        raw = _files.read_store_file(self._real, self.description)
         if raw is not None:
             return raw
         if self.read_only:

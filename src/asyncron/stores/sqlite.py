@@ -14,8 +14,9 @@ from .._faults import fault_point
 from .._serialize import dumps
 from ..abc import StoredJob
 from ..errors import NotAStoreError, StoreCorruptError, StoreError, StoreVersionError
+from . import _files
 from ._base import ThreadedStore
-from ._files import FileLock, claim_store_file, move_aside
+from ._files import FileLock, move_aside
 
 __all__ = ["SQLiteStore"]
 
@@ -137,7 +138,7 @@ class SQLiteStore(ThreadedStore):
 
     def _open_sync(self) -> None:
         if self.path is not None:
-            self._real, self._lock = claim_store_file(
+            self._real, self._lock = _files.claim_store_file(
                 self.path, self.description, read_only=self.read_only
             )
         try:
