@@ -195,7 +195,7 @@ async def test_same_process_second_store_object_is_refused(tmp_path: Path) -> No
     ("url", "kind"),
     [("memory://", MemoryStore), ("json:////tmp/x/state.json", JsonFileStore),
      ("sqlite:////tmp/x/jobs.db", SQLiteStore), ("/tmp/x/a.json", JsonFileStore),
-     ("rel/jobs.sqlite", SQLiteStore), ("sqlite:///jobs.db", SQLiteStore)],
+     ("rel/jobs.sqlite", SQLiteStore), ("sqlite:///rel/jobs.db", SQLiteStore)],
 )  # fmt: skip
 async def test_store_urls(url: str, kind: type) -> None:
     assert isinstance(store_from_url(url), kind)
