@@ -374,13 +374,20 @@ def _foreign_sqlite(path: Path) -> None:
     conn.close()
 
 
-@pytest.mark.parametrize("name", ["app.db", "config.json"])
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("app.db", "is not an asyncron store: it is an SQLite database with 1 table(s) of another"),
+     ("config.json", "is not an asyncron store (ValueError"),
+     ("fifo.json", "is a FIFO (named pipe), not a regular file")],
+)  # fmt: skip
 def test_store_commands_refuse_another_applications_file_with_exit_2(
-    tmp_path: Path, name: str
+    tmp_path: Path, name: str, says: str
 ) -> None:
     path = tmp_path / name
     if name == "app.db":
         _foreign_sqlite(path)
+    elif name == "fifo.json":
+        os.mkfifo(path)  # reading it would block: it must be refused without being opened
     else:
         path.write_text('{"debug": true, "database": "app.db"}\n')
     before = _snapshot(tmp_path)
@@ -389,7 +396,7 @@ def test_store_commands_refuse_another_applications_file_with_exit_2(
         result = _run(tmp_path, *command, "--store", name)
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.startswith(f"asyncron {command[0]}: error: ")
-        assert "is not an asyncron store" in result.stderr and "left untouched" in result.stderr
+        assert says in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1 and result.stdout == ""
         assert _snapshot(tmp_path) == before, command  # no table, no WAL, no lock, no rename
 
