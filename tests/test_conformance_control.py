@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -54,6 +55,7 @@ from asyncron.events import (
 from asyncron.stores import (
     FunctionRegistry,
     JsonFileStore,
+    NotAStoreError,
     StoreJournal,
     StoreLockedError,
     StoreVersionError,
@@ -1407,7 +1409,7 @@ def stored_record(*args: Any, **kwargs: Any) -> str:
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     STORED_CALLS.clear()
     name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}://{tmp_path / name}"
+    return f"{request.param}:///{tmp_path / name}"
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:
@@ -1419,16 +1421,24 @@ def _read(path: Path) -> str:
 
 
 def _path(url: str) -> Path:
-    return Path(url.split("://", 1)[1])
+    return Path(url.split(":///", 1)[1])
 
 
 @pytest.mark.asyncio
-async def test_store_url_with_three_slashes_is_an_absolute_path(tmp_path: Path) -> None:
+async def test_store_url_slashes_follow_sqlalchemy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three slashes: relative to the working directory; four: absolute (issue 15, item 11).
+    monkeypatch.chdir(tmp_path)
     for scheme, name in (("json", "a.json"), ("sqlite", "a.db")):
-        target = tmp_path / name
-        async with AsyncScheduler(clock=VirtualClock(), store=f"{scheme}://{target}") as s:
-            await s.schedule(stored_body, trigger=IntervalTrigger(hours=1))
-        assert target.exists()
+        for url, target in ((f"{scheme}:///{name}", tmp_path / name),
+                            (f"{scheme}:///{tmp_path / 'abs'}-{name}", tmp_path / f"abs-{name}")):  # fmt: skip
+            async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
+                await s.schedule(stored_body, trigger=IntervalTrigger(hours=1))
+            assert target.exists()
+        # The old absolute spelling names nothing here: refused with the fix, not a new store.
+        with pytest.raises(ValueError, match=re.escape(f"write {scheme}:///{tmp_path}")):
+            AsyncScheduler(clock=VirtualClock(), store=f"{scheme}://{tmp_path / name}")
 
 
 @pytest.mark.asyncio
@@ -1685,27 +1695,30 @@ async def test_corrupt_json_is_moved_aside_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "state.json"
-    path.write_text('{"version": 1, "jobs": [')
+    path.write_text('{"format": "asyncron.jobs", "version": 1, "jobs": [')
     caplog.set_level(logging.WARNING, logger="asyncron")
-    async with AsyncScheduler(clock=VirtualClock(), store=f"json://{path}") as s:
+    async with AsyncScheduler(clock=VirtualClock(), store=f"json:///{path}") as s:
         assert await s.list_jobs() == []
         await s.schedule(stored_body, trigger=IntervalTrigger(hours=1))
     aside = _glob(tmp_path, "state.json.corrupt-*")
-    assert len(aside) == 1 and aside[0].read_text() == '{"version": 1, "jobs": ['
+    assert len(aside) == 1
+    assert aside[0].read_text() == '{"format": "asyncron.jobs", "version": 1, "jobs": ['
     assert any(str(aside[0]) in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize(
     "content",
-    ["", "[]", '{"jobs": 5}', "null", '{"version": 1, "jobs": [{"id": 3}]}'],
-)
+    ["", '{"format":"asyncron.jobs"', '{"format": "asyncron.jobs", "jobs": 5}',
+     '{"format": "asyncron.jobs", "version": null, "jobs": []}',
+     '{"format":"asyncron.jobs","version":1,"jobs":[{"id": 3}'],
+)  # fmt: skip
 @pytest.mark.asyncio
 async def test_malformed_json_never_crashes_start_and_is_not_overwritten(
     tmp_path: Path, content: str
 ) -> None:
     path = tmp_path / "state.json"
     path.write_text(content)
-    async with AsyncScheduler(clock=VirtualClock(), store=f"json://{path}") as s:
+    async with AsyncScheduler(clock=VirtualClock(), store=f"json:///{path}") as s:
         await s.list_jobs()
         await s.schedule(stored_body, trigger=IntervalTrigger(hours=1))
     # The unreadable file is moved aside byte for byte, once; the live file is a fresh one.
@@ -1713,6 +1726,22 @@ async def test_malformed_json_never_crashes_start_and_is_not_overwritten(
     assert len(aside) == 1 and _read(aside[0]) == content
     doc = json.loads(path.read_text())
     assert doc["format"] == "asyncron.jobs" and len(doc["jobs"]) == 1
+
+
+@pytest.mark.parametrize(
+    "content", ["[]", '{"jobs": 5}', "null", '{"version": 1, "jobs": [{"id": 3}]}']
+)
+@pytest.mark.asyncio
+async def test_a_json_file_that_is_not_a_store_is_refused_not_moved(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(content)
+    s = AsyncScheduler(clock=VirtualClock(), store=f"json:///{path}")
+    with pytest.raises(NotAStoreError, match="is not an asyncron store"):
+        await s.start()
+    assert not s.running and _read(path) == content
+    assert _glob(tmp_path, "state.json.corrupt-*") == []
 
 
 @pytest.mark.asyncio
@@ -1740,7 +1769,7 @@ async def test_newer_json_version_is_refused_and_left_untouched(tmp_path: Path) 
     path = tmp_path / "state.json"
     text = json.dumps({"format": "asyncron.jobs", "version": 999, "jobs": []})
     path.write_text(text)
-    s = AsyncScheduler(clock=VirtualClock(), store=f"json://{path}")
+    s = AsyncScheduler(clock=VirtualClock(), store=f"json:///{path}")
     with pytest.raises(StoreVersionError, match="999"):
         await s.start()
     assert path.read_text() == text and not s.running

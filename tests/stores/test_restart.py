@@ -30,7 +30,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     persist_jobs.CALLS.clear()
     name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}://{tmp_path / name}"
+    return f"{request.param}:///{tmp_path / name}"
 
 
 def engine(url: str | StoreJournal, at: datetime) -> tuple[AsyncScheduler, VirtualClock]:
@@ -176,7 +176,7 @@ async def test_failed_run_error_survives_restart(url: str) -> None:
 
 
 def _store(url: str) -> JsonFileStore | SQLiteStore:
-    kind, path = url.split("://", 1)
+    kind, path = url.split(":///", 1)
     return JsonFileStore(path) if kind == "json" else SQLiteStore(path)
 
 
