@@ -511,10 +511,16 @@ class AsyncScheduler(Engine):
         Raises:
             JobLookupError: no such job.
             TimeoutError: ``timeout`` seconds (real time) passed first.
-            SchedulerStateError: the scheduler was stopped while this call was waiting.
+            SchedulerStateError: the scheduler was stopped while this call was waiting, or
+                is stopped (or stopping) and the job has fires left: nothing would end it.
         """
         job = self._require(job_id)
         if not job.status.is_final:
+            if self._stopping:  # from stop() until the next start()
+                raise SchedulerStateError(
+                    f"wait_job({job_id!r}): the scheduler is stopped (or stopping), and job "
+                    f"{job.name!r} is {job.status.value}: it fires again only after start()"
+                )
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             job.final_waiters = [*(job.final_waiters or ()), waiter]
             try:

@@ -29,6 +29,10 @@ __all__ = ["Engine"]
 
 logger = logging.getLogger("asyncron")
 
+# the least time stop() gives the engine's own tasks, and cancelled runs, to end
+_TASK_GRACE = 5.0
+_CANCEL_GRACE = 1.0
+
 
 class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
     """Every part of the core in one object; ``AsyncScheduler`` adds the public API to it."""
@@ -144,8 +148,13 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         self._poke()
         dispatcher, self._dispatcher = self._dispatcher, None
         current = asyncio.current_task()
+        wait_for = self._stop_timeout if timeout is None else timeout
+        # No wait in stop() is unbounded (a store call that hangs, a run that swallows its
+        # cancellation): the engine's own tasks get `grace` to end, cancelled runs `wait_for`
+        # again (at least a second), then they are left running, and the log says so.
+        grace = max(self._stop_timeout, _TASK_GRACE)
         if dispatcher is not None and dispatcher is not current:
-            await asyncio.gather(dispatcher, return_exceptions=True)
+            await _finish(dispatcher, grace, "the dispatcher")  # it ends at its next step
         # runs waiting to be retried are not retried any more
         for job in self._jobs.values():
             for run in list(job.runs or ()):
@@ -153,7 +162,6 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                     self._stop_run(run)
         pending = {f for f in self._inflight if f is not current}
         if pending:
-            wait_for = self._stop_timeout if timeout is None else timeout
             _, still = await asyncio.wait(pending, timeout=wait_for)
             for fut in still:
                 if isinstance(fut, asyncio.Task):
@@ -165,7 +173,15 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                     len(cancelled),
                     wait_for,
                 )
-                await asyncio.gather(*cancelled, return_exceptions=True)
+                cancel_grace = max(wait_for, _CANCEL_GRACE)
+                _, deaf = await asyncio.wait(cancelled, timeout=cancel_grace)
+                if deaf:
+                    logger.error(
+                        "stop: %d cancelled job run(s) ignored the cancellation for %.1f s; "
+                        "left running",
+                        len(deaf),
+                        cancel_grace,
+                    )
             abandoned = len(still) - len(cancelled)
             if abandoned:
                 logger.warning(
@@ -191,7 +207,7 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         standby, self._leader_task = self._leader_task, None
         if standby is not None and standby is not current:
             standby.cancel()
-            await asyncio.gather(standby, return_exceptions=True)
+            await _finish(standby, grace, "the standby loop", cancel_first=True)
         leading = self._leader_path is None or self._leader_lock is not None
         if self._journal is not None and leading:  # a standby never opened the store
             await self._journal.close()
@@ -207,3 +223,25 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                 logger.warning(
                     "stop: event subscribers still busy after %.1f s", self._stop_timeout
                 )
+
+
+async def _finish(
+    task: asyncio.Task[Any], timeout: float, what: str, *, cancel_first: bool = False
+) -> None:
+    """Wait up to ``timeout`` seconds for one of the engine's own tasks to end, cancelling it
+    then (or at once, with ``cancel_first``) and waiting as long again; never longer. Its
+    error, if any, was logged where it happened."""
+    if not cancel_first:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            logger.warning("stop: %s was still busy after %.1f s; cancelled", what, timeout)
+    if not task.done():
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            logger.error(
+                "stop: %s ignored its cancellation for %.1f s; left running", what, timeout
+            )
+            return
+    if not task.cancelled():
+        task.exception()  # retrieved, as gather(return_exceptions=True) did
