@@ -426,9 +426,6 @@ class EngineBase:
     ) -> None:
         raise NotImplementedError  # _outcomes
 
-    def _succeeded(self, run: Run, result: Any) -> None:
-        raise NotImplementedError  # _outcomes
-
     def _finish(
         self, run: Run, result: Any, exc: BaseException | None, *, outcome: str | None = None
     ) -> None:
