@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from .._events import SchedulerStopped
 from .._model import JobStatus
-from ..abc import Trigger
 from ..errors import InvalidJobError, SchedulerStateError
 from ._control import Control
 from ._deps import Dependencies
@@ -23,7 +20,7 @@ from ._leader import Leadership
 from ._outcomes import Outcomes
 from ._rules import Decision, Entry, decide
 from ._runner import Runner
-from ._state import _NO_EXTRAS, JobState, _dt
+from ._state import _NO_EXTRAS, JobState, RestoredJob, _dt
 
 __all__ = ["Engine"]
 
@@ -60,45 +57,37 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                 self._start_held(job)
         logger.debug("scheduler started")
 
-    def _restore_job(
-        self,
-        *,
-        job_id: str,
-        name: str,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        trigger: Trigger,
-        max_runs: int | None,
-        run_count: int,
-        status: JobStatus,
-        next_run: datetime | None,
-        last_run: datetime | None,
-        error: str | None,
-        result: Any,
-        failure_count: int,
-        ref: str | None,
-    ) -> JobState:
+    def _restore_job(self, stored: RestoredJob) -> JobState:
         """Re-create a stored job as it was (for journals loading a store). ``next_run`` is the
         fire to arm, already decided by the caller's misfire policy; None means no fire is left.
 
         Raises:
             InvalidJobError: ``job_id`` is already in use, or an argument is invalid.
         """
+        job_id = stored.job_id
         if job_id in self._jobs:
             raise InvalidJobError(f"job_id: {job_id!r} is already in use")
-        job = self._make_job(func, name, trigger, args, kwargs, max_runs, job_id, False)
-        job.ref = ref
-        job.run_count = job.started = run_count
-        job.last_run = None if last_run is None else last_run.timestamp()
-        job.error = error
-        job.result = result
-        job.failure_count = failure_count
+        job = self._make_job(
+            stored.func,
+            stored.name,
+            stored.trigger,
+            stored.args,
+            stored.kwargs,
+            stored.max_runs,
+            job_id,
+            False,
+        )
+        job.ref = stored.ref
+        job.run_count = job.started = stored.run_count
+        job.last_run = None if stored.last_run is None else stored.last_run.timestamp()
+        job.error = stored.error
+        job.result = stored.result
+        job.failure_count = stored.failure_count
         self._jobs[job_id] = job
-        if status.is_final:
-            job.status = status
+        if stored.status.is_final:
+            job.status = stored.status
         else:
-            self._set_next(job, next_run)
+            self._set_next(job, stored.next_run)
         return job
 
     def _run_recovered(

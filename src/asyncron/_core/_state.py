@@ -24,7 +24,7 @@ from .._listing import display_zone, in_zone
 from .._model import Job, JobOptions, JobStatus
 from ..abc import Trigger
 
-__all__ = ["JobState", "Run", "RunInfo", "current_run", "set_progress"]
+__all__ = ["JobState", "RestoredJob", "Run", "RunInfo", "current_run", "set_progress"]
 
 _V = TypeVar("_V")
 _NO_KWARGS: dict[str, Any] = {}  # shared by every job without keyword arguments; never mutated
@@ -132,6 +132,32 @@ def _ts_to_dt(ts: float | None) -> datetime | None:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredJob:
+    """A stored job as a journal hands it back to the engine (``EngineHooks.restore_job``).
+
+    ``next_run`` is the fire to arm, already decided by the journal's misfire policy (None: no
+    fire is left); ``status`` a final status is kept as it is, any other is re-derived.
+    ``ref`` is the stored function reference (registered name or ``module:qualname``).
+    """
+
+    job_id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    trigger: Trigger
+    max_runs: int | None
+    run_count: int
+    status: JobStatus
+    next_run: datetime | None
+    last_run: datetime | None
+    error: str | None
+    result: Any
+    failure_count: int
+    ref: str | None
 
 
 class _JobExtras:
