@@ -569,9 +569,16 @@ class AsyncScheduler(Engine):
         """Pause every job that can be paused; returns how many were."""
         return sum(self.pause_nowait(job_id) for job_id in list(self._jobs))
 
-    async def resume_all(self) -> int:
-        """Resume every paused job; returns how many were."""
-        return sum(self.resume_nowait(job_id) for job_id in list(self._jobs))
+    async def resume_all(self, *, catch_up: bool = True) -> int:
+        """Resume every paused job, also those paused one by one (it is "resume each paused
+        job", see docs/migrating.md); returns how many were. ``catch_up`` is :meth:`resume`'s.
+
+        Raises:
+            InvalidJobError: ``catch_up`` is not a bool.
+        """
+        if not isinstance(catch_up, bool):
+            raise InvalidJobError(f"catch_up: expected True or False, got {catch_up!r}")
+        return sum(self.resume_nowait(job_id, catch_up=catch_up) for job_id in list(self._jobs))
 
     async def reschedule(
         self, job_id: str, trigger: Trigger | str | timedelta | float | datetime

@@ -632,9 +632,12 @@ class Scheduler:
         result: int = self._call("pause_all", self._engine.pause_all)
         return result
 
-    def resume_all(self) -> int:
-        """Resume every paused job (also those paused one by one); returns how many were."""
-        result: int = self._call("resume_all", self._engine.resume_all)
+    def resume_all(self, *, catch_up: bool = True) -> int:
+        """Resume every paused job (also those paused one by one); returns how many were.
+        ``catch_up=False`` skips the fires missed while paused (see :meth:`resume`)."""
+        result: int = self._call(
+            "resume_all", functools.partial(self._engine.resume_all, catch_up=catch_up)
+        )
         return result
 
     def backfill(self, job_id: str, start: datetime, end: datetime, *, limit: int = 1000) -> int:
