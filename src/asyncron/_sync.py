@@ -27,7 +27,7 @@ from anyio.from_thread import BlockingPortal
 
 from ._core._executors import await_it as _await
 from ._core._executors import worker_owner
-from ._core._hooks import hooks_of
+from ._core._hooks import hooks_of, schedule_request
 from ._core._state import run_context
 from ._dispatch import as_executor
 from ._events import Event, SchedulerStopped, Subscription
@@ -389,21 +389,19 @@ class Scheduler:
             InvalidJobError, InvalidTriggerError: a bad argument (the message names it), or a
                 ``job_id`` in use without ``replace=True``.
         """
-        return self._call_nowait(
-            functools.partial(
-                self._engine.schedule_nowait,
-                func,
-                name,
-                trigger,
-                args,
-                kwargs,
-                max_runs,
-                job_id=job_id,
-                replace=replace,
-                depends_on=depends_on,
-                **options,
-            )
+        request = schedule_request(  # bad input is reported here, before the hop to the loop
+            func,
+            name,
+            trigger,
+            args,
+            kwargs,
+            max_runs,
+            job_id=job_id,
+            replace=replace,
+            depends_on=depends_on,
+            **options,
         )
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job; False when it is unknown or already finished."""
@@ -552,10 +550,9 @@ class Scheduler:
             CronParseError: ``cron_expr`` is invalid (a ``ValueError``).
         """
         trigger = CronTrigger.from_expression(cron_expr)
-        return self._call_nowait(self._schedule_manual, callback, name, trigger)
+        request = schedule_request(callback, name, trigger, manual=True)
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
-    def _schedule_manual(self, callback: Callable[..., Any], name: str, trigger: Trigger) -> str:
-        return self._engine.schedule_nowait(callback, name, trigger, manual=True)
 
     def run_pending(self) -> int:
         """Run every due job once, in the calling thread (with a dispatcher: handed to it, and
@@ -856,12 +853,8 @@ class DependencyScheduler(Scheduler):
 
         The job and its edges are added atomically, so even a "run once, now" job waits.
         """
-        return self._call_nowait(self._schedule_with_deps, func, depends_on, kwargs)
-
-    def _schedule_with_deps(
-        self, func: Callable[..., Any], depends_on: list[str], kwargs: dict[str, Any]
-    ) -> str:
-        return self._engine.schedule_nowait(func, depends_on=depends_on, **kwargs)
+        request = schedule_request(func, depends_on=depends_on, **kwargs)
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
 
 class EventStream(Iterator[Event]):

@@ -456,5 +456,8 @@ class EngineBase:
     def _dead_dependency(self, job: JobState) -> str | None:
         raise NotImplementedError  # _deps
 
+    def _check_deps(self, depends_on: Iterable[str] | None) -> list[str]:
+        raise NotImplementedError  # _deps
+
     def _dep_done_for_good(self, dep_id: str) -> bool:
         raise NotImplementedError  # _deps

@@ -18,9 +18,17 @@ from typing import Any
 from ..abc import Journal
 from ..errors import SchedulerStateError
 from ._engine import Engine
-from ._state import JobState, RestoredJob
+from ._state import JobState, RestoredJob, ScheduleRequest, schedule_request
 
-__all__ = ["EngineHooks", "RestoredJob", "hooks_of", "install_journal_factory", "make_journal"]
+__all__ = [
+    "EngineHooks",
+    "RestoredJob",
+    "ScheduleRequest",
+    "hooks_of",
+    "install_journal_factory",
+    "make_journal",
+    "schedule_request",
+]
 
 JournalFactory = Callable[..., Journal]
 _factory: list[JournalFactory] = []
@@ -81,6 +89,17 @@ class EngineHooks:
         """Every job id with its live record, in the order they were added (do not add or
         remove jobs while iterating)."""
         return iter(self._engine._jobs.items())
+
+    # -- what facades ask ------------------------------------------------------------------------
+
+    def schedule(self, request: ScheduleRequest) -> str:
+        """Add the job of ``request`` (made by :func:`schedule_request` in the caller's thread)
+        and return its id: ``AsyncScheduler.schedule_nowait``'s body.
+
+        Raises:
+            InvalidJobError, InvalidTriggerError, JobStateError: as ``AsyncScheduler.schedule``.
+        """
+        return self._engine._schedule(request)
 
     # -- what journals tell the engine ------------------------------------------------------------
 
