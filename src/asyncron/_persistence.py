@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._core._hooks import hooks_of
+from ._core._hooks import RestoredJob, hooks_of
 from ._core._state import JobState as _JobState
 from ._crypto import is_envelope
 from ._faults import fault_point
@@ -620,7 +620,7 @@ class StoreJournal(Journal):
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
         try:
-            job = hooks_of(engine).restore_job(
+            stored = RestoredJob(
                 job_id=row.id,
                 name=row.name,
                 func=func,
@@ -639,6 +639,7 @@ class StoreJournal(Journal):
                 failure_count=failure_count,
                 ref=row.func_ref,
             )
+            job = hooks_of(engine).restore_job(stored)
         except (InvalidJobError, ValueError) as exc:
             return self._unresolve(row, f"job {row.id}: {exc}")
         rec = _Rec(row.func_ref, row.trigger, self._reuse_sealed(row.arguments))
