@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,3 +35,29 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
 @pytest.fixture(params=["json", "sqlite"])
 def durable_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     return make_factory(request.param, tmp_path)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Every job record in a JSON or SQLite store file, as the file holds it (no asyncron code)."""
+    if path.suffix == ".db":
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return [json.loads(doc) for (doc,) in conn.execute("SELECT doc FROM asyncron_jobs")]
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return list(doc["jobs"])
+
+
+def edit_record(path: Path, job_id: str, change: Callable[[dict[str, Any]], object]) -> None:
+    """Edit one record in a store file the way an attacker with write access would: by hand,
+    around asyncron (``change`` mutates the record's JSON object in place)."""
+    if path.suffix == ".db":
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            (text,) = conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (job_id,)).fetchone()
+            row = json.loads(text)
+            change(row)
+            conn.execute("UPDATE asyncron_jobs SET doc=? WHERE id=?", (json.dumps(row), job_id))
+        return
+    doc = json.loads(path.read_text())
+    for row in doc["jobs"]:
+        if row["id"] == job_id:
+            change(row)
+    path.write_text(json.dumps(doc))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from .._events import Event
 from .._model import JobStatus
 from ..abc import Journal, Trigger
 from ..errors import SchedulerStateError
@@ -127,6 +128,10 @@ class EngineHooks:
             failure_count=failure_count,
             ref=ref,
         )
+
+    def emit(self, event: Event) -> None:
+        """Publish ``event`` to the engine's subscribers (a journal's own events)."""
+        self._engine._events.emit(event)
 
     @property
     def stopping(self) -> bool:

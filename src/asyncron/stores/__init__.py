@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._crypto import Keyring
-from .._refs import FunctionRegistry
+from .._refs import FunctionRegistry, UnvouchedFunctionError, storable, vouch
 from ..abc import Store, StoredJob
 from ..errors import (
     ArgumentDecodeError,
@@ -21,6 +21,7 @@ from ..errors import (
     StoreError,
     StoreLockedError,
     StoreVersionError,
+    TamperedRecordError,
     UnresolvedJobError,
 )
 from ._url import store_from_url
@@ -54,10 +55,14 @@ __all__ = [
     "StoreLockedError",
     "StoreVersionError",
     "StoredJob",
+    "TamperedRecordError",
     "UnresolvedJob",
     "UnresolvedJobError",
+    "UnvouchedFunctionError",
     "plan_misfires",
     "store_from_url",
+    "storable",
+    "vouch",
 ]
 
 # The journal's names, offered here for users (``from asyncron.stores import StoreJournal``). They
