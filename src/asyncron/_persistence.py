@@ -519,7 +519,8 @@ class StoreJournal(Journal):
                 len(quarantined),
             )
         for index, reason in enumerate(quarantined or ()):
-            job_id = (getattr(self.store, "quarantined_ids", None) or {}).get(index, f"#{index}")
+            ids = getattr(self.store, "quarantined_ids", None) or ()
+            job_id = ids[index] if index < len(ids) else f"#{index}"
             item = UnresolvedJob(job_id, "", "", str(reason), None)
             self._unreadable.append(item)
             self._report(item, "data")

@@ -266,7 +266,7 @@ class FunctionRegistry:
         if is_stdlib_module(module):
             raise UnvouchedFunctionError(
                 f"function {ref!r} refused: standard-library and builtin modules cannot be "
-                f"referenced by stored jobs"
+                f"referenced by stored jobs; a stored job naming one is never run"
             )
         func = vouched(ref)
         if func is not None:

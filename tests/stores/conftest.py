@@ -3,6 +3,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,3 +63,24 @@ def edit_record(path: Path, job_id: str, change: Callable[[dict[str, Any]], obje
         if row["id"] == job_id:
             change(row)
     path.write_text(json.dumps(doc))
+
+
+RECORD_APP = Path(__file__).with_name("record_app.py")
+
+
+def run_record_app(
+    store: Path, mode: str, out: Path, options: dict[str, Any] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run ``record_app.py`` over the store file ``store`` in a subprocess (see its docstring);
+    the process and its JSON report (empty for ``setup``). Fails the test on a non-zero exit."""
+    url = f"{'sqlite' if store.suffix == '.db' else 'json'}://{store}"
+    argv = [sys.executable, str(RECORD_APP), url, mode, str(out), json.dumps(options or {})]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=RECORD_APP.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    return proc, (json.loads(lines[-1]) if lines else {})
+
+
+def marks(out: Path) -> list[str]:
+    """What the jobs of ``record_app.py`` wrote (one name per run)."""
+    return out.read_text().split() if out.exists() else []

@@ -60,8 +60,8 @@ __all__ = [
     "UnresolvedJobError",
     "UnvouchedFunctionError",
     "plan_misfires",
-    "store_from_url",
     "storable",
+    "store_from_url",
     "vouch",
 ]
 

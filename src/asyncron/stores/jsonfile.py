@@ -14,6 +14,7 @@ from ..abc import StoredJob
 from ..errors import StoreError, StoreVersionError
 from ._base import ThreadedStore
 from ._files import FileLock, atomic_write, move_aside, remove_stale_temps
+from ._records import RECORD_ERRORS, split_document
 
 __all__ = ["JsonFileStore"]
 
@@ -51,6 +52,8 @@ class JsonFileStore(ThreadedStore):
         self._bad_rows: list[str] = []
         #: Reasons for each record that could not be read at the last open (kept in the file).
         self.quarantined: list[str] = []
+        #: The id of each of those records (``#<index>`` when it has none).
+        self.quarantined_ids: list[str] = []
         #: Where a corrupt file was moved at the last open, if one was.
         self.moved_aside: Path | None = None
         self._open = False
@@ -76,6 +79,7 @@ class JsonFileStore(ThreadedStore):
 
     def _load(self) -> None:
         self._jobs, self._texts, self._bad_rows, self.quarantined = {}, {}, [], []
+        self.quarantined_ids = []
         self.moved_aside = None
         try:
             raw = self.path.read_bytes()
@@ -83,8 +87,14 @@ class JsonFileStore(ThreadedStore):
             return
         except OSError as exc:
             raise StoreError(f"{self.description}: cannot be read: {exc}") from exc
+        texts: list[str] | None = None  # each record's own text, once one of them is bad
         try:
-            doc = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            try:
+                doc = json.loads(text)
+            except RecursionError:  # one record nested too deeply: read the records one by one
+                doc, texts = split_document(text)
+                doc["jobs"] = texts
             if not isinstance(doc, dict) or doc.get("format") != FORMAT:
                 raise ValueError(f"not an asyncron jobs file (format {FORMAT!r} missing)")
             version = doc.get("version")
@@ -107,17 +117,23 @@ class JsonFileStore(ThreadedStore):
             return
         for index, row in enumerate(rows):
             try:
+                if texts is not None:
+                    row = json.loads(texts[index])
                 job = StoredJob.from_doc(row)
                 if job.id in self._jobs:
                     raise ValueError(f"job record {job.id!r}: duplicate id")
-            except (ValueError, TypeError) as exc:
+                self._texts[job.id] = dumps(row)
+            except RECORD_ERRORS as exc:
                 reason = f"{self.description}: record #{index} kept but not loaded: {exc}"
                 logger.warning("%s", reason)
                 self.quarantined.append(reason)
-                self._bad_rows.append(dumps(row))
+                row_id = row.get("id") if isinstance(row, dict) else None
+                self.quarantined_ids.append(row_id if isinstance(row_id, str) else f"#{index}")
+                if texts is None:  # keep the record verbatim, even what dumps() refuses (NaN)
+                    texts = split_document(text)[1] or []
+                self._bad_rows.append(texts[index])
                 continue
             self._jobs[job.id] = job
-            self._texts[job.id] = dumps(row)
 
     async def close(self) -> None:
         if self._open:
