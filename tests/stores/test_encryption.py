@@ -19,7 +19,6 @@ import pytest
 pytest.importorskip("cryptography", reason="encryption at rest needs the [crypto] extra")
 
 import persist_jobs
-from conftest import read_records
 
 from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
 from asyncron.stores import (
@@ -31,6 +30,7 @@ from asyncron.stores import (
     StoreJournal,
 )
 from asyncron.testing import VirtualClock
+from conftest import read_records
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 K1, K2 = Keyring.generate_key(), Keyring.generate_key()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import edit_record, marks, read_records, run_record_app
 
 pytest.importorskip("cryptography", reason="sealed records need the [crypto] extra")
