@@ -753,6 +753,8 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
                     "error",
                 ]
                 out.write(_plain_table(headers, rows) + "\n")
+            if not args.json:
+                _write_quarantined(store, out)
             return EXIT_OK
         job = await store.get_job(args.job_id)
         if job is None:
@@ -785,6 +787,15 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
                 "when a scheduler next opens the store\n"
             )
         return EXIT_OK
+
+
+def _write_quarantined(store: Store, out: TextIO) -> None:
+    """List the records the store kept but could not read (a scheduler does not run them)."""
+    reasons = getattr(store, "quarantined", None) or []
+    if reasons:
+        out.write(f"{len(reasons)} record(s) kept in the store but not loaded (never run):\n")
+        for reason in reasons:
+            out.write(f"  {reason}\n")
 
 
 async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: TextIO) -> int:

@@ -48,21 +48,32 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     return list(doc["jobs"])
 
 
-def edit_record(path: Path, job_id: str, change: Callable[[dict[str, Any]], object]) -> None:
+def edit_record(
+    path: Path,
+    job_id: str,
+    change: Callable[[dict[str, Any]], object],
+    raw: tuple[str, str] | None = None,
+) -> None:
     """Edit one record in a store file the way an attacker with write access would: by hand,
-    around asyncron (``change`` mutates the record's JSON object in place)."""
+    around asyncron (``change`` mutates the record's JSON object in place; ``raw=(old, new)``
+    then replaces text in the written JSON, for what ``json.dumps`` cannot write)."""
+
+    def render(value: Any) -> str:
+        text = json.dumps(value)
+        return text if raw is None else text.replace(*raw)
+
     if path.suffix == ".db":
         with contextlib.closing(sqlite3.connect(path)) as conn, conn:
             (text,) = conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (job_id,)).fetchone()
             row = json.loads(text)
             change(row)
-            conn.execute("UPDATE asyncron_jobs SET doc=? WHERE id=?", (json.dumps(row), job_id))
+            conn.execute("UPDATE asyncron_jobs SET doc=? WHERE id=?", (render(row), job_id))
         return
     doc = json.loads(path.read_text())
     for row in doc["jobs"]:
         if row["id"] == job_id:
             change(row)
-    path.write_text(json.dumps(doc))
+    path.write_text(render(doc))
 
 
 RECORD_APP = Path(__file__).with_name("record_app.py")

@@ -16,7 +16,7 @@ import re
 from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any
 
-__all__ = ["RECORD_ERRORS", "split_document"]
+__all__ = ["RECORD_ERRORS", "record_id", "split_document"]
 
 #: What parsing or validating one record may raise (a record is data from outside).
 RECORD_ERRORS = (ValueError, TypeError, RecursionError, OverflowError)
@@ -24,6 +24,7 @@ RECORD_ERRORS = (ValueError, TypeError, RecursionError, OverflowError)
 _STRUCT = re.compile(r'["\[\]{}]')
 _SCALAR_END = re.compile(r"[,\]}\s]")
 _WS = re.compile(r"[ \t\n\r]*")
+_LEADING_ID = re.compile(r'\{\s*"id"\s*:\s*("(?:[^"\\]|\\.)*")')
 _VALUE_START = '"[{-0123456789tfnNI'  # NaN and Infinity: Python's json reads them
 
 
@@ -113,3 +114,16 @@ def split_document(text: str) -> tuple[dict[str, Any], list[str] | None]:
     if i != len(text):
         raise ValueError(f"unexpected text after the document at character {i}")
     return fields, jobs
+
+
+def record_id(text: str) -> str | None:
+    """The id of a record that cannot be parsed, when its text starts with it (as asyncron
+    writes records), else None."""
+    match = _LEADING_ID.match(text)
+    if match is None:
+        return None
+    try:
+        value = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else None

@@ -14,7 +14,7 @@ from ..abc import StoredJob
 from ..errors import StoreError, StoreVersionError
 from ._base import ThreadedStore
 from ._files import FileLock, atomic_write, move_aside, remove_stale_temps
-from ._records import RECORD_ERRORS, split_document
+from ._records import RECORD_ERRORS, record_id, split_document
 
 __all__ = ["JsonFileStore"]
 
@@ -124,13 +124,17 @@ class JsonFileStore(ThreadedStore):
                     raise ValueError(f"job record {job.id!r}: duplicate id")
                 self._texts[job.id] = dumps(row)
             except RECORD_ERRORS as exc:
-                reason = f"{self.description}: record #{index} kept but not loaded: {exc}"
-                logger.warning("%s", reason)
-                self.quarantined.append(reason)
-                row_id = row.get("id") if isinstance(row, dict) else None
-                self.quarantined_ids.append(row_id if isinstance(row_id, str) else f"#{index}")
                 if texts is None:  # keep the record verbatim, even what dumps() refuses (NaN)
                     texts = split_document(text)[1] or []
+                row_id = row.get("id") if isinstance(row, dict) else record_id(texts[index])
+                row_id = row_id if isinstance(row_id, str) else f"#{index}"
+                why = "nested too deeply to be read" if isinstance(exc, RecursionError) else exc
+                reason = (
+                    f"{self.description}: record #{index} ({row_id}) kept but not loaded: {why}"
+                )
+                logger.warning("%s", reason)
+                self.quarantined.append(reason)
+                self.quarantined_ids.append(row_id)
                 self._bad_rows.append(texts[index])
                 continue
             self._jobs[job.id] = job

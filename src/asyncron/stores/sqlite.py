@@ -148,7 +148,8 @@ class SQLiteStore(ThreadedStore):
             try:
                 StoredJob.from_doc(json.loads(doc))
             except RECORD_ERRORS as exc:
-                reason = f"{self.description}: record {job_id!r} kept but not loaded: {exc}"
+                why = "nested too deeply to be read" if isinstance(exc, RecursionError) else exc
+                reason = f"{self.description}: record {job_id!r} kept but not loaded: {why}"
                 logger.warning("%s", reason)
                 self.quarantined.append(reason)
                 self.quarantined_ids.append(str(job_id))
