@@ -13,7 +13,8 @@ usage: ``python record_app.py STORE MODE OUT [OPTIONS_JSON]``
 
 Each job appends its name to the file ``OUT``; ``wipe`` (never scheduled, never vouched) writes
 ``WIPED`` there, so a test sees at once whether a tampered record ran it. Options (JSON):
-``keyring`` (key id -> key), ``test_mode``, ``accept_unsealed``, ``allowed_modules``,
+``victims`` (the ids of the jobs like ``good`` to
+tamper with; default ``["victim"]``), ``keyring`` (key id -> key), ``test_mode``, ``accept_unsealed``, ``allowed_modules``,
 ``vouch`` (true: vouch for ``record_jobs.plain`` at start).
 """
 
@@ -54,11 +55,12 @@ def main() -> None:
         async with scheduler:
             if mode == "setup":
                 soon = OnceTrigger(datetime.now(UTC) + timedelta(seconds=0.2))
-                for job_id, func in (
+                victims = [(v, record_jobs.good) for v in opts.get("victims", ["victim"])]
+                for job_id, func in [
                     ("good", record_jobs.good),
-                    ("victim", record_jobs.good),
+                    *victims,
                     ("p", record_jobs.plain),
-                ):
+                ]:
                     await scheduler.schedule(func, trigger=soon, args=(out,), job_id=job_id)
                 return
             if mode == "reschedule":

@@ -31,32 +31,36 @@ def _set(field: str, value: Any) -> Any:
     return lambda row: row.__setitem__(field, value)
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "record_jobs:wipe",  # another function of the app's own job module
-        "asyncron.stores._records:split_document",  # a private helper of an imported library
-        "json:dumps",  # the standard library
-    ],
-)
-def test_tampered_reference_is_kept_reported_and_never_run(
-    store: Path, tmp_path: Path, target: str
-) -> None:
-    out = tmp_path / "out"
-    run_record_app(store, "setup", out)
-    edit_record(store, "victim", _set("func_ref", target))
-    tampered = next(r for r in read_records(store) if r["id"] == "victim")
+TARGETS = [
+    "record_jobs:wipe",  # another function of the app's own job module
+    "record_jobs:_mark",  # a private helper of it
+    "asyncron.stores._records:split_document",  # a private helper of an imported library
+    "json:dumps",  # the standard library
+    "os:system",
+]
 
-    proc, report = run_record_app(store, "restart", out)
+
+def test_tampered_references_are_kept_reported_and_never_run(store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    victims = [f"victim-{n}" for n in range(len(TARGETS))]
+    run_record_app(store, "setup", out, {"victims": victims})
+    for victim, target in zip(victims, TARGETS, strict=True):
+        edit_record(store, victim, _set("func_ref", target))
+    tampered = read_records(store)
+
+    proc, report = run_record_app(store, "restart", out, {"vouch": True})
 
     assert "WIPED" not in marks(out)
-    assert marks(out).count("good") == 1  # the untouched job loaded and ran
-    victim = report["jobs"]["victim"]
-    assert victim["status"] == "unresolved"
-    assert target in victim["error"] and "never run" in victim["error"]
-    assert [e["kind"] for e in report["events"] if e["job_id"] == "victim"] == ["function"]
-    assert "stored job victim" in proc.stderr and "not loaded, kept in the store" in proc.stderr
-    assert next(r for r in read_records(store) if r["id"] == "victim") == tampered  # untouched
+    assert sorted(marks(out)) == ["good", "plain"]  # the untouched jobs loaded and ran
+    for victim, target in zip(victims, TARGETS, strict=True):
+        job = report["jobs"][victim]
+        assert job["status"] == "unresolved", target
+        assert target in job["error"] and "never run" in job["error"], job["error"]
+    assert sorted(e["job_id"] for e in report["events"]) == victims
+    assert {e["kind"] for e in report["events"]} == {"function"}
+    assert "stored job victim-0" in proc.stderr and "not loaded, kept in the store" in proc.stderr
+    after = {r["id"]: r for r in read_records(store)}
+    assert all(after[r["id"]] == r for r in tampered if r["id"] in victims)  # untouched
 
 
 def test_restart_before_the_app_schedules_again_names_every_fix(
@@ -104,32 +108,38 @@ def test_sealed_records_hide_the_function_and_arguments(store: Path, tmp_path: P
     assert sorted(marks(out)) == ["good", "good", "plain"]
 
 
-@pytest.mark.parametrize(
-    "edit",
-    [
-        _set("run_count", 7),
-        _set("next_run", 1.0),
-        _set("status", "completed"),
-        lambda row: row["trigger"].__setitem__("run_at", "2030-01-01T00:00:00+00:00"),
-        lambda row: row["options"].pop("seal"),  # an unsealed record is refused too
-        lambda row: row["options"]["seal"].__setitem__("ref", {"$enc": "A256GCM"}),
-    ],
-    ids=["run_count", "next_run", "status", "trigger", "no_seal", "ref"],
-)
-def test_any_edit_of_a_sealed_record_is_detected(store: Path, tmp_path: Path, edit: Any) -> None:
+EDITS: dict[str, Any] = {
+    "run_count": _set("run_count", 7),
+    "next_run": _set("next_run", 1.0),
+    "name": _set("name", "renamed"),
+    "max_runs": _set("max_runs", 99),
+    "status": _set("status", "completed"),
+    "trigger": lambda row: row["trigger"].__setitem__("run_at", "2030-01-01T00:00:00+00:00"),
+    "arguments": lambda row: row.__setitem__("arguments", {"args": ["/tmp/x"], "kwargs": {}}),
+    "no_seal": lambda row: row["options"].pop("seal"),  # an unsealed record is refused too
+    "ref": lambda row: row["options"]["seal"].__setitem__("ref", {"$enc": "A256GCM"}),
+    "func_ref": _set("func_ref", "record_jobs:wipe"),
+}
+
+
+def test_any_edit_of_a_sealed_record_is_detected(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    run_record_app(store, "setup", out, {"keyring": KEYS})
-    edit_record(store, "victim", edit)
-    tampered = next(r for r in read_records(store) if r["id"] == "victim")
+    victims = [f"victim-{name}" for name in EDITS]
+    run_record_app(store, "setup", out, {"keyring": KEYS, "victims": victims})
+    for victim, edit in zip(victims, EDITS.values(), strict=True):
+        edit_record(store, victim, edit)
+    tampered = read_records(store)
 
     proc, report = run_record_app(store, "restart", out, {"keyring": KEYS, "vouch": True})
 
-    assert marks(out).count("good") == 1  # of the two "good" jobs, only the untouched one ran
-    victim = report["jobs"]["victim"]
-    assert victim["status"] == "unresolved"
-    assert "seal" in victim["error"]
-    assert [e["kind"] for e in report["events"]] == ["seal"]
-    assert next(r for r in read_records(store) if r["id"] == "victim") == tampered
+    assert sorted(marks(out)) == ["good", "plain"]  # only the untouched jobs ran
+    for victim in victims:
+        job = report["jobs"][victim]
+        assert job["status"] == "unresolved" and "seal" in job["error"], (victim, job)
+    assert sorted(e["job_id"] for e in report["events"]) == sorted(victims)
+    assert {e["kind"] for e in report["events"]} == {"seal"}
+    after = {r["id"]: r for r in read_records(store)}
+    assert all(after[r["id"]] == r for r in tampered if r["id"] in victims)  # untouched
     assert "not loaded, kept in the store" in proc.stderr
 
 
