@@ -63,11 +63,10 @@ def test_tampered_references_are_kept_reported_and_never_run(store: Path, tmp_pa
     assert all(after[r["id"]] == r for r in tampered if r["id"] in victims)  # untouched
 
 
-def test_restart_before_the_app_schedules_again_names_every_fix(
-    store: Path, tmp_path: Path
-) -> None:
+def test_restart_before_the_app_schedules_again_names_every_fix(tmp_path: Path) -> None:
     """The migration case: ``plain`` was scheduled by object; a new process that does not
-    schedule it again (yet) has not vouched for it."""
+    schedule it again (yet) has not vouched for it. (Not about the store kind: JSON only.)"""
+    store = tmp_path / "jobs.json"
     out = tmp_path / "out"
     run_record_app(store, "setup", out)
 
@@ -156,11 +155,10 @@ def test_a_sealed_record_copied_over_another_job_is_detected(store: Path, tmp_pa
     assert sorted(marks(out)) == ["good", "plain"]
 
 
-def test_unsealed_records_load_once_with_accept_unsealed_and_are_sealed(
-    store: Path, tmp_path: Path
-) -> None:
+def test_unsealed_records_load_once_with_accept_unsealed_and_are_sealed(tmp_path: Path) -> None:
     """Turning the keyring on for an existing store: refused (with the fix named), then one
     start with accept_unsealed=True seals every record."""
+    store = tmp_path / "jobs.db"
     out = tmp_path / "out"
     run_record_app(store, "setup", out, {"allowed_modules": ["record_jobs"]})
     _, refused = run_record_app(store, "restart", out, {"keyring": KEYS})
