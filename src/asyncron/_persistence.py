@@ -109,7 +109,9 @@ def _when(ts: object) -> datetime | None:
 class UnresolvedJob:
     """A stored job that could not be brought back; its record is kept untouched.
 
-    ``reason`` says why (it names the job id and the missing function, zone or key id).
+    ``reason`` says why (it names the job id and the missing function, zone or key id);
+    ``kind`` is ``"function"`` (not vouched for or not found), ``"seal"`` (tampered, unsealed,
+    or no key to check it) or ``"data"`` (a malformed record or value).
     """
 
     id: str
@@ -117,6 +119,7 @@ class UnresolvedJob:
     func_ref: str
     reason: str
     next_run: datetime | None
+    kind: str = "data"
 
 
 class _Rec:
@@ -273,7 +276,8 @@ class StoreJournal(Journal):
         self._removed.discard(job.id)  # schedule(replace=True): removed, then added again
         self._mark(job)
         if self._engine is not None and any(
-            u.func_ref == rec.func_ref for _, u in self._unresolved.values()
+            u.kind == "function" and u.func_ref == rec.func_ref
+            for _, u in self._unresolved.values()
         ):
             # scheduled by object: its function is vouched for now; bring back stored jobs
             # waiting for it (after this call returns: the engine is in the middle of adding)
@@ -523,7 +527,7 @@ class StoreJournal(Journal):
             job_id = ids[index] if index < len(ids) else f"#{index}"
             item = UnresolvedJob(job_id, "", "", str(reason), None)
             self._unreadable.append(item)
-            self._report(item, "data")
+            self._report(item)
 
     async def close(self) -> None:
         """Flush pending writes, stop the writer and close the store (releasing its lock)."""
@@ -551,15 +555,16 @@ class StoreJournal(Journal):
     # -- restore --------------------------------------------------------------------------------
 
     def _unresolve(self, row: StoredJob, reason: str, kind: str = "data", ref: str = "") -> bool:
-        item = UnresolvedJob(row.id, row.name, ref or row.func_ref, reason, _when(row.next_run))
+        next_run = _when(row.next_run)
+        item = UnresolvedJob(row.id, row.name, ref or row.func_ref, reason, next_run, kind)
         self._unresolved[row.id] = (row, item)
         logger.warning(
             "stored job %s (%r) not loaded, kept in the store: %s", row.id, row.name, reason
         )
-        self._report(item, kind)
+        self._report(item)
         return False
 
-    def _report(self, item: UnresolvedJob, kind: str) -> None:
+    def _report(self, item: UnresolvedJob) -> None:
         engine = self._engine
         if engine is not None:
             event = JobUnloadable(
@@ -567,7 +572,7 @@ class StoreJournal(Journal):
                 job_id=item.id,
                 job_name=item.name,
                 func_ref=item.func_ref,
-                kind=kind,
+                kind=item.kind,
                 reason=item.reason,
             )
             hooks_of(engine).emit(event)
