@@ -84,7 +84,7 @@ def run_record_app(
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run ``record_app.py`` over the store file ``store`` in a subprocess (see its docstring);
     the process and its JSON report (empty for ``setup``). Fails the test on a non-zero exit."""
-    url = f"{'sqlite' if store.suffix == '.db' else 'json'}://{store}"
+    url = f"{'sqlite' if store.suffix == '.db' else 'json'}:///{store}"
     argv = [sys.executable, str(RECORD_APP), url, mode, str(out), json.dumps(options or {})]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=RECORD_APP.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -99,7 +99,7 @@ def test_bad_records_are_kept_aside_and_the_others_load(store: Path, tmp_path: P
     assert {e["kind"] for e in report["events"]} == {"data"}
     assert "not loaded" in proc.stderr and "Traceback" not in proc.stderr
 
-    url = f"{'sqlite' if store.suffix == '.db' else 'json'}://{store}"
+    url = f"{'sqlite' if store.suffix == '.db' else 'json'}:///{store}"
     cli = subprocess.run(
         [sys.executable, "-m", "asyncron", "jobs", "--store", url],
         capture_output=True,

@@ -46,7 +46,7 @@ def _good_records(tmp: Path) -> list[dict[str, Any]]:
             IntervalTrigger(minutes=5),
             CronTrigger.from_expression("0 9 * * 1-5", "Europe/Berlin"),
         ]
-        async with AsyncScheduler(clock=VirtualClock(start=T0), store=f"json://{path}") as s:
+        async with AsyncScheduler(clock=VirtualClock(start=T0), store=f"json:///{path}") as s:
             for job_id, trigger in zip(GOOD_IDS, triggers, strict=True):
                 await s.schedule(
                     persist_jobs.record, trigger=trigger, args=(job_id,), job_id=job_id
