@@ -732,25 +732,6 @@ class AsyncScheduler(Engine):
     # -- internals: running -------------------------------------------------------------------
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 async def _no_events() -> AsyncIterator[Event]:
     return
     yield  # an async generator that ends at once

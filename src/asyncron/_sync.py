@@ -300,9 +300,12 @@ class Scheduler:
 
     @property
     def test_mode(self) -> bool:
-        """False (the default) is production mode; True marks a scheduler used by tests, as the
-        original specification's examples set it. In this release the flag is recorded and
-        validated only: encryption at rest is configured on the store with a keyring.
+        """False (the default) is production mode; True is for tests, as the original
+        specification's examples set it. On a :class:`~asyncron.PersistentScheduler` with a
+        keyring, production mode encrypts each saved job's function reference and arguments and
+        seals the whole record (AES-GCM), and refuses a saved job whose seal does not match;
+        test mode saves jobs in plain form. A scheduler without a store keeps nothing at rest,
+        so there the flag changes nothing.
         """
         return self._test_mode
 

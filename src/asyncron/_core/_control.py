@@ -318,9 +318,12 @@ class Control(EngineBase):
             try:
                 shared = await self._journal.past_runs(job_id, runs)
             except Exception as exc:
-                logger.warning("describe(%r): the cluster's runs could not be read: %s", job_id, exc)
+                logger.warning(
+                    "describe(%r): the cluster's runs could not be read: %s", job_id, exc
+                )
                 shared = None
             if shared is not None:
+
                 def key(r: RunRecord) -> tuple[int, int]:
                     return round(r.scheduled_at.timestamp() * 1_000_000), r.attempt
 
@@ -333,7 +336,9 @@ class Control(EngineBase):
         by_status: dict[str, int] = {s.value: 0 for s in JobStatus}
         for job in self._jobs.values():
             by_status[job.status.value] += 1
-        unresolved = len(self._unresolved())  # stored jobs kept but not loaded (list_jobs shows them)
+        unresolved = len(
+            self._unresolved()
+        )  # stored jobs kept but not loaded (list_jobs shows them)
         by_status[JobStatus.UNRESOLVED.value] += unresolved
         late = sorted(self._lateness)
         return SchedulerStatistics(

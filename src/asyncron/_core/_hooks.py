@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from .._events import Event
 from ..abc import Journal
 from ..errors import SchedulerStateError
 from ._engine import Engine
@@ -111,6 +112,10 @@ class EngineHooks:
             InvalidJobError: ``stored.job_id`` is already in use, or a field is invalid.
         """
         return self._engine._restore_job(stored)
+
+    def emit(self, event: Event) -> None:
+        """Publish ``event`` to the engine's subscribers (a journal's own events)."""
+        self._engine._events.emit(event)
 
     @property
     def stopping(self) -> bool:

@@ -77,7 +77,6 @@ class RunInfo:
         return f"{self.job_id}@{self.scheduled_at.isoformat()}"
 
 
-
 def current_run() -> RunInfo | None:
     """The run the calling code belongs to, or None outside a job."""
     run = _CURRENT.get()
@@ -90,7 +89,6 @@ def current_run() -> RunInfo | None:
         run.attempt,
         run.recovering,
     )
-
 
 
 def set_progress(text: str | None) -> None:
@@ -111,12 +109,10 @@ def _is_async_callable(func: Callable[..., Any]) -> bool:
     return not inspect.isroutine(func) and inspect.iscoroutinefunction(call)
 
 
-
 def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
     while isinstance(func, functools.partial):
         func = func.func
     return func
-
 
 
 def _callable_name(func: Callable[..., Any]) -> str:
@@ -128,7 +124,6 @@ def _callable_name(func: Callable[..., Any]) -> str:
     return f"{module}:{name}" if module else str(name)
 
 
-
 def _short_name(func: Callable[..., Any]) -> str:
     func = _unwrap(func)
     name = getattr(func, "__name__", None)
@@ -137,7 +132,6 @@ def _short_name(func: Callable[..., Any]) -> str:
 
 def _ts_to_dt(ts: float | None) -> datetime | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC)
-
 
 
 def _dt(ts: float) -> datetime:
@@ -288,7 +282,6 @@ class _JobExtras:
             set_field(self, name, value)
 
 
-
 _EXTRA_DEFAULTS: tuple[tuple[str, Any], ...] = (
     ("args", ()),
     ("buffer", None),
@@ -311,7 +304,6 @@ _EXTRA_DEFAULTS: tuple[tuple[str, Any], ...] = (
 )
 
 
-
 class _SharedExtras(_JobExtras):
     """The one :class:`_JobExtras` shared by every job that has none of its own: read-only."""
 
@@ -321,13 +313,10 @@ class _SharedExtras(_JobExtras):
         raise AttributeError(f"_NO_EXTRAS is shared by every plain job; {name} is read-only")
 
 
-
 _NO_EXTRAS: _JobExtras = _SharedExtras()
 
 
-
 _EXTRAS_LOCK = threading.Lock()  # set_progress() may create a job's extras from a worker thread
-
 
 
 class _Rare(Generic[_V]):
@@ -359,7 +348,6 @@ class _Rare(Generic[_V]):
                 return
             x = job.extras()
         setattr(x, self.name, value)
-
 
 
 class RunOwner(Protocol):
@@ -589,7 +577,6 @@ class JobState:
 
     def idle_status(self) -> JobStatus:
         return _PAUSED if self.x.paused else _PENDING
-
 
 
 class Run:
