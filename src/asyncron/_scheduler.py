@@ -35,6 +35,7 @@ from ._events import (
 )
 from ._listing import coerce_statuses, order_jobs
 from ._model import (
+    check_seconds,
     Job,
     JobDescription,
     JobOptions,
@@ -127,14 +128,7 @@ class AsyncScheduler(Engine):
             isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
         ):
             raise InvalidJobError(f"max_workers: expected a positive int, got {max_workers!r}")
-        if (
-            isinstance(stop_timeout, bool)
-            or not isinstance(stop_timeout, int | float)
-            or stop_timeout < 0
-        ):
-            raise InvalidJobError(
-                f"stop_timeout: expected a number of seconds >= 0, got {stop_timeout!r}"
-            )
+        check_seconds("stop_timeout", stop_timeout, allow_none=False)
         super().__init__(
             clock=clock,
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
@@ -249,7 +243,11 @@ class AsyncScheduler(Engine):
         finish in their thread and their outcome is still recorded).
 
         Idempotent. Called from inside a job, it does not wait for that job.
+
+        Raises:
+            InvalidJobError: ``timeout`` is not None or a finite number of seconds >= 0.
         """
+        check_seconds("timeout", timeout)
         await self._stop(timeout)
 
     async def wait_stopped(self) -> None:
@@ -350,6 +348,8 @@ class AsyncScheduler(Engine):
         deps = self._check_deps(depends_on)
         if self._journal is not None:
             self._journal.validate(job)
+        # asked before anything changes: a trigger that cannot answer leaves no trace
+        first = self._first_run(job.trigger)
         if replace:  # validated above: nothing fails after this
             self.remove_nowait(job.id)
         if deps:
@@ -357,7 +357,6 @@ class AsyncScheduler(Engine):
             self._any_edges = True
             job.depends_on = tuple(deps)
         self._jobs[job.id] = job
-        first = job.trigger.get_first_run(self._clock.now())
         self._set_next(job, first)
         if self._journal is not None:
             self._journal.job_added(job)
@@ -509,10 +508,12 @@ class AsyncScheduler(Engine):
         and return its final snapshot.
 
         Raises:
+            InvalidJobError: ``timeout`` is not None or a finite number of seconds >= 0.
             JobLookupError: no such job.
             TimeoutError: ``timeout`` seconds (real time) passed first.
             SchedulerStateError: the scheduler was stopped while this call was waiting.
         """
+        check_seconds("timeout", timeout)
         job = self._require(job_id)
         if not job.status.is_final:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()

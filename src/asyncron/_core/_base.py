@@ -27,8 +27,9 @@ from .._graph import DependencyGraph
 from .._heap import DeadlineHeap
 from .._model import _FINAL, Job, JobOptions, JobStatus
 from .._shorthand import coerce_trigger
-from ..abc import Clock, Executor, Journal, TimerHandle
-from ..errors import InvalidJobError, InvalidTriggerError, JobLookupError
+from .._tz import clip
+from ..abc import Clock, Executor, Journal, TimerHandle, Trigger
+from ..errors import AsyncronError, InvalidJobError, InvalidTriggerError, JobLookupError
 from ..triggers.once import OnceTrigger
 from ._executors import WorkerPool
 from ._state import (
@@ -191,6 +192,23 @@ class EngineBase:
             self._capture_context(),
         )
         return job
+
+    def _first_run(self, trigger: Trigger) -> datetime | None:
+        """``trigger``'s first fire for a job created now, asked before the job is added.
+
+        Raises:
+            InvalidTriggerError: the trigger raised something other than an asyncron error
+                (an ``OverflowError`` from a custom trigger, say); the cause is chained.
+        """
+        try:
+            return trigger.get_first_run(self._clock.now())
+        except AsyncronError:
+            raise
+        except Exception as exc:
+            raise InvalidTriggerError(
+                f"trigger: {clip(trigger)} cannot give its first fire time "
+                f"({type(exc).__name__}: {clip(str(exc), 120)}); nothing was scheduled"
+            ) from exc
 
     def _unresolved_reason(self, job_id: str) -> str | None:
         return None if self._journal is None else self._journal.unresolved_reason(job_id)

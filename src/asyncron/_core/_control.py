@@ -169,6 +169,7 @@ class Control(EngineBase):
                 f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
             )
         new = coerce_trigger(trigger, self._zone).for_job(job_id)
+        first = self._first_run(new)  # before any change: a failure leaves the job as it was
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None
@@ -176,7 +177,7 @@ class Control(EngineBase):
         job.next_fire = None
         if job.status.is_final:
             job.status = JobStatus.PENDING
-        self._set_next(job, new.get_first_run(self._clock.now()))
+        self._set_next(job, first)
         if self._events.subscriptions:
             self._emit(JobModified, job, changed=("trigger",))
         if self._journal is not None:
