@@ -35,13 +35,13 @@ from ._events import (
 )
 from ._listing import coerce_statuses, order_jobs
 from ._model import (
-    check_seconds,
     Job,
     JobDescription,
     JobOptions,
     JobStatus,
     RunRecord,
     SchedulerStatistics,
+    check_seconds,
 )
 from ._tz import local_zone, resolve_zone
 from .abc import Clock, Journal, Store, Trigger

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -27,6 +27,17 @@ from ._state import JobState, _dt
 __all__ = ["Control"]
 
 logger = logging.getLogger("asyncron")
+
+
+
+#: 0001-01-02T00:00Z: the earliest instant an anchor may take (a day of margin for any zone).
+_YEAR_1_TS = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+
+
+def _count(name: str, value: object, *, low: int = 0) -> None:
+    """Refuse anything but a whole number >= ``low`` (NaN or 2.5 fires would misbehave)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidJobError(f"{name}: expected a whole number >= {low}, got {value!r}")
 
 
 class Control(EngineBase):
@@ -228,6 +239,7 @@ class Control(EngineBase):
     ) -> int:
         """The body of :meth:`AsyncScheduler.backfill`."""
         job = self._require(job_id)
+        _count("backfill: limit", limit, low=1)
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             raise InvalidJobError("backfill: start and end must be datetimes")
         # naive datetimes are local time, as everywhere else in the library
@@ -250,6 +262,8 @@ class Control(EngineBase):
             # next fire, whole intervals back), not one counted from the window's start
             step = trigger.interval.total_seconds()
             back = math.ceil((job.next_ts - start.timestamp()) / step) + 1
+            # no fire before year 1: the anchor stays representable for a window from the start
+            back = min(back, int((job.next_ts - _YEAR_1_TS) // step))
             anchor = _dt(job.next_ts) - back * trigger.interval
             trigger = IntervalTrigger(trigger.interval, start=anchor, end=trigger.end)
         t = trigger.get_next_run(start)
@@ -270,6 +284,8 @@ class Control(EngineBase):
 
     async def _describe(self, job_id: str, *, fires: int = 10, runs: int = 10) -> JobDescription:
         """The body of :meth:`AsyncScheduler.describe`."""
+        _count("describe: fires", fires)
+        _count("describe: runs", runs)
         job = self._require(job_id)
         upcoming: list[datetime] = []
         t = job.next_fire
