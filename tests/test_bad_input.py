@@ -25,6 +25,7 @@ from asyncron import (
 from asyncron.errors import AsyncronError, InvalidJobError, InvalidTriggerError
 from asyncron.testing import VirtualClock
 
+
 async def noop() -> None:
     return None
 
@@ -87,7 +88,7 @@ def test_failed_schedule_leaves_no_trace_through_the_threaded_scheduler() -> Non
     scheduler = Scheduler()
     scheduler.start()
     try:
-        with pytest.raises(InvalidTriggerError, match="interval: .* is too long"):
+        with pytest.raises(InvalidTriggerError, match=r"interval: .* is too long"):
             scheduler.schedule(sync_noop, trigger=timedelta.max, job_id="p")
         assert scheduler.list_jobs() == []
         assert scheduler.schedule(sync_noop, trigger=60, job_id="p") == "p"
@@ -149,9 +150,9 @@ async def test_wait_job_and_stop_refuse_a_nan_or_negative_timeout() -> None:
             assert str(caught.value) == (
                 f"timeout: expected a number of seconds >= 0 or None, got {bad!r}"
             )
-        with pytest.raises(InvalidJobError, match="timeout: .* got nan"):
+        with pytest.raises(InvalidJobError, match=r"timeout: .* got nan"):
             await scheduler.stop(timeout=math.nan)
-    with pytest.raises(InvalidJobError, match="stop_timeout: .* got nan"):
+    with pytest.raises(InvalidJobError, match=r"stop_timeout: .* got nan"):
         AsyncScheduler(stop_timeout=math.nan)
 
 

@@ -110,12 +110,12 @@ def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         return EXIT_USAGE
     try:
-        zone = None if args.tz is None else resolve_zone(args.tz, field="--tz")
+        given = None if args.tz is None else resolve_zone(args.tz, field="--tz")
     except InvalidTriggerError as exc:
         err.write(f"asyncron cron: error: {exc}\n")
         return EXIT_USAGE
     try:
-        trigger = CronTrigger.from_expression(expression, zone)
+        trigger = CronTrigger.from_expression(expression, given)
     except CronParseError as exc:
         lines = [f"asyncron cron: error: {exc}"]
         lines += _caret_lines(expression, exc.position, exc.token)
