@@ -37,7 +37,7 @@ async def send_reminder(to: str) -> None:
 async def one_process(path: Path) -> None:
     # "sqlite:///abs/path.db"; a bare path ending in .db works too. The file is locked while the
     # scheduler runs: a second process on the same file gets a clear StoreLockedError.
-    async with AsyncScheduler(store=f"sqlite://{path}") as scheduler:
+    async with AsyncScheduler(store=f"sqlite:///{path}") as scheduler:
         jobs = await scheduler.list_jobs()
         if jobs:
             print(f"[pid {os.getpid()}] restarted: {len(jobs)} jobs loaded from {path.name}")

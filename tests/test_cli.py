@@ -278,7 +278,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     _write(tmp_path / "tasks.py", TASKS)
     _write(tmp_path / "make_store.py", MAKE_STORE)
     suffix = "db" if request.param == "sqlite" else "json"
-    url = f"{request.param}://{tmp_path / f'jobs.{suffix}'}"
+    url = f"{request.param}:///{tmp_path / f'jobs.{suffix}'}"
     subprocess.run(
         [sys.executable, "make_store.py", url], cwd=tmp_path, check=True, timeout=TIMEOUT
     )
@@ -344,12 +344,88 @@ def test_run_now_reports_the_jobs_failure_in_one_line(tmp_path: Path, store_url:
     assert job["failure_count"] == 1 and job["error"] == "RuntimeError: nope"
 
 
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every name in ``folder`` and the bytes of each file: what "creates nothing, changes
+    nothing" compares."""
+    return {
+        name: (folder / name).read_bytes() if (folder / name).is_file() else None
+        for name in sorted(os.listdir(folder))
+    }
+
+
+def test_jobs_opens_the_store_read_only_and_creates_nothing(tmp_path: Path, store_url: str) -> None:
+    name = store_url.rsplit("/", 1)[1]
+    (tmp_path / f"{name}.lock").unlink()  # left by the scheduler that made the store
+    before = _snapshot(tmp_path)
+    relative = f"{store_url.split(':', 1)[0]}:///{name}"  # three slashes: the working directory
+    for args in (("--store", store_url), ("--store", relative, "--json"), ("--store", name)):
+        result = _run(tmp_path, "jobs", *args)
+        assert result.returncode == 0, result.stderr
+        assert "adder" in result.stdout
+        assert _snapshot(tmp_path) == before  # no lock file, no -wal/-shm, not a byte changed
+
+
+def _foreign_sqlite(path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("app.db", "is not an asyncron store: it is an SQLite database with 1 table(s) of another"),
+     ("config.json", "is not an asyncron store (ValueError"),
+     ("fifo.json", "is a FIFO (named pipe), not a regular file")],
+)  # fmt: skip
+def test_store_commands_refuse_another_applications_file_with_exit_2(
+    tmp_path: Path, name: str, says: str
+) -> None:
+    path = tmp_path / name
+    if name == "app.db":
+        _foreign_sqlite(path)
+    elif name == "fifo.json":
+        os.mkfifo(path)  # reading it would block: it must be refused without being opened
+    else:
+        path.write_text('{"debug": true, "database": "app.db"}\n')
+    before = _snapshot(tmp_path)
+    for command in (["jobs"], ["jobs", "--json"], ["pause", "x"], ["resume", "x"],
+                    ["remove", "x"], ["run-now", "x"], ["run", "x"]):  # fmt: skip
+        result = _run(tmp_path, *command, "--store", name)
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith(f"asyncron {command[0]}: error: ")
+        assert says in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+        assert _snapshot(tmp_path) == before, command  # no table, no WAL, no lock, no rename
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "json"])
+def test_store_commands_on_a_damaged_store_move_nothing(tmp_path: Path, kind: str) -> None:
+    _write(tmp_path / "tasks.py", TASKS)
+    _write(tmp_path / "make_store.py", MAKE_STORE)
+    name = "jobs.db" if kind == "sqlite" else "jobs.json"
+    subprocess.run(
+        [sys.executable, "make_store.py", name], cwd=tmp_path, check=True, timeout=TIMEOUT
+    )
+    data = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])  # truncated
+    before = _snapshot(tmp_path)
+    for command in (["jobs"], ["pause", "adder"]):
+        result = _run(tmp_path, *command, "--store", name)
+        assert result.returncode == 1, result.stderr
+        assert "is an asyncron store that cannot be read" in result.stderr
+        assert "left where it is" in result.stderr
+        assert _snapshot(tmp_path) == before  # a scheduler moves it aside; the CLI does not
+
+
 def test_store_commands_refuse_a_missing_store(tmp_path: Path) -> None:
-    result = _run(tmp_path, "jobs", "--store", f"sqlite://{tmp_path / 'nope.db'}")
+    result = _run(tmp_path, "jobs", "--store", f"sqlite:///{tmp_path / 'nope.db'}")
     assert result.returncode == 1
     assert (
         result.stderr
-        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite://{tmp_path / 'nope.db'}')\n"
+        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite:///{tmp_path / 'nope.db'}')\n"
     )
     assert not (tmp_path / "nope.db").exists()
     bad = _run(tmp_path, "jobs", "--store", "ftp://x")
@@ -380,6 +456,9 @@ def test_a_store_held_by_a_running_scheduler_is_a_clear_error(
         assert result.stderr.startswith("asyncron pause: error: ")
         assert "is already open in another process" in result.stderr
         assert result.stderr.count("\n") == 1
+        listed = _run(tmp_path, "jobs", "--store", store_url, "--json")  # reading needs no lock
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(job["id"] for job in json.loads(listed.stdout)) == ["adder", "failer"]
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=TIMEOUT)
     finally:

@@ -14,7 +14,7 @@ from ._refs import FunctionRegistry
 from ._scheduler import AsyncScheduler
 from ._sync import Scheduler, _classic
 from .abc import Clock, Store, Trigger
-from .stores._url import store_from_url
+from .stores._url import store_from_path, store_from_url
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -28,10 +28,7 @@ def _store_for(state_file: str | os.PathLike[str] | Store) -> Store:
     text = os.fspath(state_file)
     if "://" in text:
         return store_from_url(text)
-    suffix = os.path.splitext(text)[1].lower()
-    if suffix in (".db", ".sqlite", ".sqlite3"):
-        return store_from_url("sqlite://" + text)
-    return store_from_url("json://" + text)
+    return store_from_path(text, default="json")
 
 
 class PersistentScheduler(Scheduler):
@@ -49,7 +46,7 @@ class PersistentScheduler(Scheduler):
 
     Args:
         state_file: a JSON file path (default kind), a path ending in ``.db``/``.sqlite``
-            (SQLite), a store URL (``sqlite:///var/lib/app/jobs.db``) or a
+            (SQLite), a store URL (``sqlite:////var/lib/app/jobs.db``) or a
             :class:`~asyncron.abc.Store`.
         keyring: encrypt stored arguments (``asyncron[crypto]``).
         misfire: the default misfire policy (default: run the latest missed fire once).

@@ -8,10 +8,14 @@ its arguments to an argparse sub-parser and returns the function that runs it.
 * ``asyncron run module:attr``: run a scheduler (or a Starlette/FastAPI/aiohttp app's scheduler)
   until Ctrl-C or SIGTERM, with a live table on a terminal and log lines otherwise.
 * ``asyncron jobs``, ``pause``, ``resume``, ``run-now`` (also ``run ID``), ``remove``: look at and
-  change the jobs kept in a store (``--store URL``).
+  change the jobs kept in a store (``--store URL``). ``jobs`` only reads: it opens a file store
+  read-only and creates nothing (no lock file, no table, no journal-mode change). Every store
+  command first checks, read-only, that the file is an asyncron store: another application's
+  file is refused (exit code 2) and left byte for byte.
 
 Exit codes: 0 success, 1 an error (one line on stderr; ``--debug`` adds the traceback), 2
-invalid input (argparse's convention for usage errors), 130 interrupted.
+invalid input (argparse's convention for usage errors; also a ``--store`` that is not an
+asyncron store), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -596,7 +600,8 @@ async def _wait_stopped(scheduler: AsyncScheduler) -> None:
 def _store_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="URL",
-        help="the store: json:///path/jobs.json, sqlite:///path/jobs.db, a path, or "
+        help="the store: a path (jobs.db, /srv/app/jobs.json), sqlite:///jobs.db or "
+        "json:///jobs.json (relative), sqlite:////srv/app/jobs.db (absolute), or "
         "postgresql://user@host/db?schema=NAME",
     )  # fmt: skip
 
@@ -623,8 +628,9 @@ def _is_postgres(url: str) -> bool:
     return url.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
 
 
-def _open_store_url(url: str) -> Store:
-    """The store ``url`` names, refusing to create a new, empty one by mistake.
+def _open_store_url(url: str, *, read_only: bool = False) -> Store:
+    """The store ``url`` names, refusing to create a new, empty one by mistake; a file store
+    opens read-only when ``read_only`` (PostgreSQL: the schema is checked first instead).
 
     Raises:
         CommandError: bad URL, or no store file at that path.
@@ -645,7 +651,7 @@ def _open_store_url(url: str) -> Store:
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
     try:
-        store = store_from_url(url)
+        store = store_from_url(url, read_only=read_only)
     except InvalidJobError as exc:
         raise CommandError(str(exc)) from exc
     path = getattr(store, "path", None)
@@ -722,8 +728,23 @@ def _job_doc(job: StoredJob) -> dict[str, Any]:
 
 
 def _run_store_command(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if command == "jobs":  # only reads
+        return asyncio.run(
+            _store_command(command, _open_store_url(args.store, read_only=True), args, out)
+        )
     store = _open_store_url(args.store)
+    if not _is_postgres(args.store):
+        # Look before writing: a file that is not an asyncron store (or a damaged one) is
+        # refused by a read-only open, before the writable open could create tables in it or
+        # move it aside.
+        asyncio.run(_probe(_open_store_url(args.store, read_only=True)))
     return asyncio.run(_store_command(command, store, args, out))
+
+
+async def _probe(store: Store) -> None:
+    """Open and close ``store`` (read-only): raises what opening it raises."""
+    async with _opened(store):
+        pass
 
 
 _FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
@@ -916,13 +937,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(
             f"asyncron {args.command}: error: {message.splitlines()[0] if message else type(exc).__name__}\n"
         )
-        return EXIT_ERROR
+        return EXIT_USAGE if _is_not_a_store(exc) else EXIT_ERROR
 
 
 def _is_asyncron_error(exc: BaseException) -> bool:
     from .errors import AsyncronError
 
     return isinstance(exc, AsyncronError)
+
+
+def _is_not_a_store(exc: BaseException) -> bool:
+    """``--store`` names something that is not an asyncron store: invalid input (exit code 2)."""
+    from .errors import NotAStoreError
+
+    return isinstance(exc, NotAStoreError)
 
 
 if __name__ == "__main__":

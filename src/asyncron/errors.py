@@ -30,6 +30,7 @@ __all__ = [
     "InvalidTriggerError",
     "JobLookupError",
     "JobStateError",
+    "NotAStoreError",
     "PipelineError",
     "PipelineTimeoutError",
     "RunTimeoutError",
@@ -167,7 +168,13 @@ class StoreVersionError(StoreError):
 
 
 class StoreCorruptError(StoreError):
-    """A store file could not be parsed. The file has been moved aside (never overwritten)."""
+    """An asyncron store file could not be parsed. A scheduler moves it aside (never overwrites
+    it); a read-only open (``asyncron jobs``) raises this and leaves the file where it is."""
+
+
+class NotAStoreError(StoreError):
+    """The file is not an asyncron store (another application's database, a config file, a
+    FIFO or a device); it was left byte for byte as it was, and nothing was created beside it."""
 
 
 class ArgumentDecodeError(AsyncronError, ValueError):

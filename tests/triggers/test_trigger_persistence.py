@@ -112,7 +112,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
 
 @pytest.mark.asyncio
 async def test_jobs_with_new_triggers_survive_a_sqlite_restart(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path / 'jobs.db'}"
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
     kinds = all_kinds()
     clock = VirtualClock(start=T0)
     async with AsyncScheduler(clock=clock, store=url) as s:

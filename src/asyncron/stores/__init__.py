@@ -17,6 +17,7 @@ from ..abc import Store, StoredJob
 from ..errors import (
     ArgumentDecodeError,
     DecryptionError,
+    NotAStoreError,
     StoreCorruptError,
     StoreError,
     StoreLockedError,
@@ -46,6 +47,7 @@ __all__ = [
     "MemoryStore",
     "MisfirePlan",
     "MisfirePolicy",
+    "NotAStoreError",
     "SQLiteStore",
     "Store",
     "StoreCorruptError",
