@@ -354,3 +354,29 @@ async def test_interval_job_with_a_start_grid_past_year_9999_completes() -> None
         job = await scheduler.wait_job(job_id, timeout=5)
         assert job.status is JobStatus.COMPLETED and job.next_run is None
         assert job.run_count == 2  # 22:40 and 23:20; 24:00 would be year 10000
+
+
+class _FailsAfterFirst(IntervalTrigger):
+    """A user's trigger with a bug: it cannot compute any fire after its first."""
+
+    def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
+        raise OverflowError("date value out of range")
+
+
+@pytest.mark.asyncio
+async def test_a_trigger_that_fails_after_a_fire_ends_the_job_with_one_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=UTC))
+    caplog.set_level(logging.ERROR, logger="asyncron")
+    async with AsyncScheduler(clock=clock) as scheduler:
+        start = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+        job_id = await scheduler.schedule(noop, trigger=_FailsAfterFirst(hours=1, start=start))
+        await clock.advance(timedelta(hours=5))
+        job = await scheduler.wait_job(job_id, timeout=5)
+        assert job.status is JobStatus.COMPLETED and job.next_run is None and job.run_count == 1
+    failures = [r.getMessage() for r in caplog.records if "its trigger" in r.getMessage()]
+    assert len(failures) == 1
+    assert "failed (OverflowError: date value out of range); the job has no further fire" in (
+        failures[0]
+    )

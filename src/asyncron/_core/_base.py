@@ -310,17 +310,31 @@ class EngineBase:
         fire_dt = job.next_dt
         if fire_dt is None:
             fire_dt = datetime.fromtimestamp(fire_ts if job.next_ts is None else job.next_ts, UTC)
-        nxt = trigger.get_next_run(fire_dt)
-        if nxt is not None and nxt.timestamp() <= now:
-            # Missed fires: skip them, staying on the trigger's own grid for a short stall and
-            # jumping straight past ``now`` after a long one.
-            self._misfires += 1
-            for _ in range(64):
-                nxt = trigger.get_next_run(nxt)
-                if nxt is None or nxt.timestamp() > now:
-                    break
-            else:
-                nxt = trigger.get_next_run(datetime.fromtimestamp(now, UTC))
+        try:
+            nxt = trigger.get_next_run(fire_dt)
+            if nxt is not None and nxt.timestamp() <= now:
+                # Missed fires: skip them, staying on the trigger's own grid for a short stall
+                # and jumping straight past ``now`` after a long one.
+                self._misfires += 1
+                for _ in range(64):
+                    nxt = trigger.get_next_run(nxt)
+                    if nxt is None or nxt.timestamp() > now:
+                        break
+                else:
+                    nxt = trigger.get_next_run(datetime.fromtimestamp(now, UTC))
+        except Exception as exc:
+            # A trigger that cannot say its next fire (a custom one's bug) ends the job, said
+            # once: left armed on a past fire it would stay pending forever.
+            logger.error(
+                "job %r (%s): its trigger %s failed (%s: %s); the job has no further fire",
+                job.name,
+                job.id,
+                clip(trigger),
+                type(exc).__name__,
+                exc,
+                extra={"job_id": job.id, "job_name": job.name},
+            )
+            nxt = None
         job.next_ts = job.next_dt = None
         self._set_next(job, nxt)
 
