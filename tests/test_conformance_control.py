@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -56,7 +56,6 @@ from asyncron.stores import (
     FunctionRegistry,
     JsonFileStore,
     NotAStoreError,
-    SQLiteStore,
     StoreJournal,
     StoreLockedError,
     StoreVersionError,
@@ -112,15 +111,6 @@ class SyncGate:
         return "released"
 
 
-async def _wait_until(predicate: Any, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.002)
-
-
 def _every_second() -> IntervalTrigger:
     return IntervalTrigger(seconds=1, start=T0 + timedelta(seconds=1))
 
@@ -135,7 +125,9 @@ def _every_second() -> IntervalTrigger:
     [("skip", 1, 3), ("buffer_one", 2, 2), ("buffer_all", 4, 0), ("allow_all", 4, 0)],
 )
 @pytest.mark.asyncio
-async def test_overlap_policy_for_sync_jobs(overlap: str, runs: int, skipped: int) -> None:
+async def test_overlap_policy_for_sync_jobs(
+    overlap: str, runs: int, skipped: int, wait_for: Callable[..., Awaitable[None]]
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock) as s:
@@ -146,7 +138,7 @@ async def test_overlap_policy_for_sync_jobs(overlap: str, runs: int, skipped: in
             await clock.advance(1, wait_for_runs=False)
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.calls == runs and gate.active == 0)
+        await wait_for(lambda: gate.calls == runs and gate.active == 0)
         await clock.wait_idle()
         job = await s.get_job(job_id)
     assert job is not None
@@ -246,7 +238,9 @@ async def test_buffered_runs_run_one_after_another_in_fire_order() -> None:
 
 
 @pytest.mark.asyncio
-async def test_cancel_other_on_a_sync_job_abandons_the_running_run() -> None:
+async def test_cancel_other_on_a_sync_job_abandons_the_running_run(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock, stop_timeout=0.2) as s:
@@ -259,7 +253,7 @@ async def test_cancel_other_on_a_sync_job_abandons_the_running_run() -> None:
         history = await s.get_run_history(job_id)
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.active == 0)
+        await wait_for(lambda: gate.active == 0)
         await clock.wait_idle()
     assert gate.calls == 2
     assert history[0].outcome == "abandoned"
@@ -283,7 +277,9 @@ async def test_cancel_other_cancelled_run_is_reported_as_a_cancelled_run_event()
 
 
 @pytest.mark.asyncio
-async def test_allow_all_max_instances_for_sync_jobs() -> None:
+async def test_allow_all_max_instances_for_sync_jobs(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     clock = VirtualClock()
     gate = SyncGate()
     async with AsyncScheduler(clock=clock) as s:
@@ -292,11 +288,11 @@ async def test_allow_all_max_instances_for_sync_jobs() -> None:
         )
         for _ in range(4):
             await clock.advance(1, wait_for_runs=False)
-        await _wait_until(lambda: gate.active == 2)
+        await wait_for(lambda: gate.active == 2)
         stats = s.statistics()
         await s.pause(job_id)
         gate.release.set()
-        await _wait_until(lambda: gate.active == 0)
+        await wait_for(lambda: gate.active == 0)
         await clock.wait_idle()
         job = await s.get_job(job_id)
     assert gate.peak == 2
@@ -502,11 +498,13 @@ async def test_timed_out_attempt_is_retried_when_timeouts_are_retried() -> None:
 
 
 @pytest.mark.asyncio
-async def test_sync_timeout_frees_the_job_to_fire_again() -> None:
+async def test_sync_timeout_frees_the_job_to_fire_again(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     gate = SyncGate()
     async with AsyncScheduler(stop_timeout=0.1) as s:
         job_id = await s.schedule(gate, trigger=IntervalTrigger(seconds=0.05), timeout=0.02)
-        await _wait_until(lambda: gate.calls >= 2)
+        await wait_for(lambda: gate.calls >= 2)
         history = await s.get_run_history(job_id)
         await s.cancel(job_id)
         gate.release.set()
@@ -1854,16 +1852,6 @@ async def test_misfire_grace_time_applies_to_downtime(url: str) -> None:
     assert STORED_CALLS == []
 
 
-async def _edit_row(url: str, job_id: str, **changes: object) -> None:
-    kind, path = url.split("://", 1)
-    store = JsonFileStore(path) if kind == "json" else SQLiteStore(path)
-    await store.open()
-    row = await store.get_job(job_id)
-    assert row is not None
-    await store.write_batch([row.evolve(**changes)])
-    await store.close()
-
-
 NOMINAL: list[datetime] = []
 
 
@@ -1892,40 +1880,6 @@ async def test_catch_up_runs_see_their_own_nominal_fire_time(url: str) -> None:
     expected = [T0 + timedelta(hours=h) for h in (1, 2, 3)]
     assert expected == NOMINAL
     assert [r.scheduled_at for r in history] == expected
-
-
-@pytest.mark.asyncio
-async def test_rerun_after_crash_sees_the_interrupted_fire_time(url: str) -> None:
-    NOMINAL.clear()
-    async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
-        jid = await s.schedule(stored_nominal, trigger=IntervalTrigger(hours=1), on_crash="rerun")
-    fire = T0 + timedelta(hours=1)
-    await _edit_row(url, jid, running_fire=fire.timestamp(), next_run=fire.timestamp() + 3600)
-    clock = VirtualClock(start=T0 + timedelta(hours=1, minutes=5))
-    async with AsyncScheduler(clock=clock, store=url) as s:
-        for _ in range(5):
-            await clock.wait_idle()
-        job = await s.get_job(jid)
-    assert [fire] == NOMINAL  # the idempotency key the docs promise
-    assert job is not None and job.next_run == T0 + timedelta(hours=2)
-
-
-@pytest.mark.asyncio
-async def test_crash_left_running_status_is_resolved_not_stuck(url: str) -> None:
-    async with AsyncScheduler(clock=VirtualClock(), store=url) as s:
-        jid = await s.schedule(stored_record, trigger=IntervalTrigger(hours=1))
-    fire = T0 + timedelta(hours=1)
-    await _edit_row(
-        url, jid, status="running", running_fire=fire.timestamp(), next_run=fire.timestamp()
-    )
-    clock = VirtualClock(start=T0 + timedelta(hours=1, minutes=5))
-    async with AsyncScheduler(clock=clock, store=url) as s:
-        job = await s.get_job(jid)
-        await clock.advance(3600)
-        later = await s.get_job(jid)
-    assert job is not None and job.status is JobStatus.PENDING
-    assert job.error is not None and "Interrupted" in job.error
-    assert later is not None and later.run_count >= 2
 
 
 # -- PersistentScheduler ---------------------------------------------------------------------------

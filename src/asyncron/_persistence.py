@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._core._hooks import hooks_of
 from ._core._state import JobState as _JobState
 from ._crypto import is_envelope
+from ._faults import fault_point
 from ._misfire import MisfirePlan, MisfirePolicy, plan_misfires
 from ._model import JobStatus
 from ._refs import FunctionRegistry
@@ -48,6 +49,8 @@ from ._serialize import (
 from ._stored import job_options_doc, retry_on_from_doc, stored_anchor
 from .abc import Journal, Store, StoredJob, Trigger
 from .errors import InvalidJobError
+from .stores.memory import MemoryStore
+from .stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -187,6 +190,13 @@ class StoreJournal(Journal):
         self._pending_catchup: list[tuple[str, list[datetime]]] = []
         self._unresolved: dict[str, tuple[StoredJob, UnresolvedJob]] = {}
         self._failing = False
+        # a start gate is waiting for the writer (it then skips flush_delay)
+        self._gated = False
+        # runs may be gated: the store keeps what it is given beyond the process
+        self._durable = not (
+            isinstance(store, MemoryStore)
+            or (isinstance(store, SQLiteStore) and store.path is None)
+        )
         #: Jobs whose run was cut short by a crash, as found at the last open: (id, fire time).
         self.interrupted: list[tuple[str, datetime]] = []
         #: Missed-fire decisions taken at the last open: job id -> plan.
@@ -226,6 +236,8 @@ class StoreJournal(Journal):
         if rec is None:
             return
         if not job.running:
+            if rec.running_fire is not None:
+                fault_point("before_finish")  # the run ended, its outcome not yet written
             rec.running_fire = None
         if rec.sources and (
             rec.sources[0] is not job.func
@@ -250,13 +262,34 @@ class StoreJournal(Journal):
             logger.error("job %r (%s): change not persisted: %s", job.name, job.id, exc)
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
 
-    def run_started(self, job: _JobState, fire_ts: float) -> None:
+    def run_started(self, job: _JobState, fire_ts: float) -> asyncio.Future[None] | None:
+        """Note the start; for a job that must not run twice (``on_crash="abandon"`` on a
+        durable store) return the *start gate*: a future done once the start is written, which
+        the engine awaits before it calls the job (see "A run cut short by a crash" in
+        docs/persistence.md). Starts of a burst share one write."""
         rec = self._recs.get(job.id)
         if rec is None:
-            return
+            return None
         rec.running_fire = fire_ts
         rec.last_fire = fire_ts
         self._mark(job)
+        if not self._durable or self._writer is None or self._crash_policy(job, rec) != "abandon":
+            return None
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._gen, gate))
+        self._gated = True
+        return gate
+
+    def _crash_policy(self, job: _JobState, rec: _Rec) -> OnCrash:
+        """The job's ``on_crash`` as :meth:`_restore` will read it from the stored record:
+        ``configure_job()``, else the engine's per-job option, else the journal's default."""
+        policy = rec.options.get("on_crash")
+        if policy is not None:
+            return policy  # type: ignore[no-any-return]
+        opts = getattr(job, "opts", None)
+        if opts is not None and opts.on_crash == "rerun":
+            return "rerun"
+        return self.on_crash
 
     def job_removed(self, job: _JobState) -> None:
         """The job was removed from the engine: delete its record (in the next batch)."""
@@ -755,7 +788,7 @@ class StoreJournal(Journal):
         while True:
             await wake.wait()
             wake.clear()
-            if self.flush_delay:
+            if self.flush_delay and not self._gated:
                 await asyncio.sleep(self.flush_delay)
             else:
                 await asyncio.sleep(0)  # let this loop iteration finish its changes first
@@ -778,6 +811,7 @@ class StoreJournal(Journal):
             self._release_waiters(None)
             return
         gen = self._gen
+        self._gated = False
         batch, self._dirty = self._dirty, {}
         removed, self._removed = self._removed, set()
         puts = [self._snapshot(job, self._recs[job_id]) for job_id, job in batch.items()]

@@ -564,9 +564,13 @@ class Journal(ABC):
         """Something stored about the job changed (status, next fire, counts, options...)."""
 
     @abstractmethod
-    def run_started(self, job: Any, fire_ts: float) -> None:
+    def run_started(self, job: Any, fire_ts: float) -> asyncio.Future[None] | None:
         """A run of the fire scheduled at ``fire_ts`` (POSIX seconds) started (a crash during it
-        must be visible at the next open)."""
+        must be visible at the next open).
+
+        Return None to let the job be called at once, or a *start gate*: a future the engine
+        awaits before it calls the job (done once the start is recorded; an exception fails
+        the run without calling the job)."""
 
     def job_removed(self, job: Any) -> None:  # noqa: B027 - optional: nothing to delete
         """The job was removed from the engine: forget it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 CALLS: list[tuple[str, Any]] = []
@@ -20,3 +21,13 @@ async def arecord(tag: str, value: Any = None) -> dict[str, Any]:
 def fail(tag: str) -> None:
     CALLS.append((tag, None))
     raise ValueError(f"boom {tag}")
+
+
+RELEASE = threading.Event()
+
+
+def block(tag: str) -> str:
+    """A sync job that holds its thread until RELEASE is set (at most 5 s)."""
+    CALLS.append((tag, None))
+    RELEASE.wait(5)
+    return f"released {tag}"

@@ -182,7 +182,10 @@ def test_calendar_interval_is_a_value() -> None:
     assert str(a) == "at 10:00 every 2 months from 2026-01-31 (a month without day 31 is skipped)"
     assert "months=2" in repr(a) and "start='2026-01-31'" in repr(a)
     with pytest.raises(AttributeError):
-        a._tz = UTC  # type: ignore[misc]
+        a.timezone = UTC  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        a.anchor = date(2026, 2, 1)  # type: ignore[misc]
+    assert a == b and a.timezone.key == "Europe/Berlin"  # type: ignore[attr-defined]
 
 
 # -- BusinessCalendar --------------------------------------------------------------------------
