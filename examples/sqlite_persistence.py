@@ -18,18 +18,21 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from asyncron import AsyncScheduler
+from asyncron import AsyncScheduler, storable
 
 SECONDS = float(os.environ.get("ASYNCRON_EXAMPLE_SECONDS", "3"))
 
 
 # Stored jobs name their function, never pickle it: a module-level function is stored as
-# "module:qualname" and found again at the next start (its module must be imported by then).
-# Arguments are stored as JSON.
+# "module:qualname". At the next start a stored job runs only a function this process vouches
+# for: @storable does that here, so the jobs come back before (and without) being scheduled
+# again; anything else a store file names is reported and never run. Arguments are JSON.
+@storable
 def compact_table(table: str) -> str:
     return f"compacted {table}"
 
 
+@storable
 async def send_reminder(to: str) -> None:
     print(f"reminder sent to {to}")
 

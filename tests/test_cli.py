@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -252,11 +252,18 @@ def test_run_on_a_terminal_shows_a_live_table(tmp_path: Path, rich: bool) -> Non
 # -- store commands ----------------------------------------------------------------------------
 
 TASKS = """
+    import asyncron
+
+    @asyncron.storable  # stored jobs may run it: a restart brings them back
     def add(a: int, b: int) -> int:
         return a + b
 
+    @asyncron.storable
     def fail() -> None:
         raise RuntimeError("nope")
+
+    def wipe(a: int, b: int) -> None:  # never scheduled, not storable
+        open("WIPED", "w").close()
 """
 
 MAKE_STORE = """
@@ -334,6 +341,22 @@ def test_run_now_runs_a_stored_job_and_records_the_run(tmp_path: Path, store_url
     assert job["next_run"] is not None  # the schedule is unchanged
 
 
+def test_run_now_refuses_a_record_edited_to_name_an_unvouched_function(tmp_path: Path) -> None:
+    """The record's module is imported (its @storable marks count), but naming another of its
+    functions does not make that one runnable."""
+    _write(tmp_path / "tasks.py", TASKS)
+    _write(tmp_path / "make_store.py", MAKE_STORE)
+    path = tmp_path / "jobs.json"
+    subprocess.run([sys.executable, "make_store.py", f"json:///{path}"], cwd=tmp_path, check=True)
+    doc = json.loads(path.read_text())
+    next(r for r in doc["jobs"] if r["id"] == "adder")["func_ref"] = "tasks:wipe"
+    path.write_text(json.dumps(doc))
+    result = _run(tmp_path, "run-now", "adder", "--store", f"json:///{path}")
+    assert result.returncode == 1
+    assert "cannot be loaded" in result.stderr and "did not vouch for it" in result.stderr
+    assert not (tmp_path / "WIPED").exists()
+
+
 def test_run_now_reports_the_jobs_failure_in_one_line(tmp_path: Path, store_url: str) -> None:
     result = _run(tmp_path, "run-now", "failer", "--store", store_url)
     assert result.returncode == 1
@@ -365,15 +388,6 @@ def test_jobs_opens_the_store_read_only_and_creates_nothing(tmp_path: Path, stor
         assert _snapshot(tmp_path) == before  # no lock file, no -wal/-shm, not a byte changed
 
 
-def _foreign_sqlite(path: Path) -> None:
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.execute("INSERT INTO users (name) VALUES ('ada')")
-    conn.close()
-
-
 @pytest.mark.parametrize(
     ("name", "says"),
     [("app.db", "is not an asyncron store: it is an SQLite database with 1 table(s) of another"),
@@ -381,11 +395,11 @@ def _foreign_sqlite(path: Path) -> None:
      ("fifo.json", "is a FIFO (named pipe), not a regular file")],
 )  # fmt: skip
 def test_store_commands_refuse_another_applications_file_with_exit_2(
-    tmp_path: Path, name: str, says: str
+    tmp_path: Path, name: str, says: str, foreign_sqlite: Callable[[Path], Path]
 ) -> None:
     path = tmp_path / name
     if name == "app.db":
-        _foreign_sqlite(path)
+        foreign_sqlite(path)
     elif name == "fifo.json":
         os.mkfifo(path)  # reading it would block: it must be refused without being opened
     else:
@@ -437,7 +451,7 @@ def test_a_store_held_by_a_running_scheduler_is_a_clear_error(
 ) -> None:
     _write(
         tmp_path / "runner.py",
-        "import tasks  # stored jobs resolve to functions of imported modules\n"
+        "import tasks  # its @storable functions: the stored jobs may run them\n"
         "from asyncron import AsyncScheduler\nscheduler = AsyncScheduler()\n",
     )
     proc = subprocess.Popen(
@@ -587,7 +601,7 @@ def test_a_postgres_schema_without_a_store_is_an_error_and_is_not_created(
 def test_pause_against_postgres_reaches_a_running_scheduler(tmp_path: Path, pg_url: str) -> None:
     _write(
         tmp_path / "runner.py",
-        "import tasks  # stored jobs resolve to functions of imported modules\n"
+        "import tasks  # its @storable functions: the stored jobs may run them\n"
         "from asyncron import AsyncScheduler\nscheduler = AsyncScheduler()\n",
     )
     proc = subprocess.Popen(

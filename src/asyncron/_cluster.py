@@ -678,7 +678,11 @@ class ClusterJournal(StoreJournal):
                 pass
             wake.clear()
             since_prune += period
-            if self._fenced or self._closing or (self._engine is not None and hooks_of(self._engine).stopping):
+            if (
+                self._fenced
+                or self._closing
+                or (self._engine is not None and hooks_of(self._engine).stopping)
+            ):
                 continue  # a node that may be taken for dead (or is stopping) takes nothing
             try:
                 sent = time.monotonic()

@@ -789,6 +789,8 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
                     "error",
                 ]
                 out.write(_plain_table(headers, rows) + "\n")
+            if not args.json:
+                _write_quarantined(store, out)
             return EXIT_OK
         job = await store.get_job(args.job_id)
         if job is None:
@@ -823,13 +825,22 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
         return EXIT_OK
 
 
+def _write_quarantined(store: Store, out: TextIO) -> None:
+    """List the records the store kept but could not read (a scheduler does not run them)."""
+    reasons = getattr(store, "quarantined", None) or []
+    if reasons:
+        out.write(f"{len(reasons)} record(s) kept in the store but not loaded (never run):\n")
+        for reason in reasons:
+            out.write(f"  {reason}\n")
+
+
 async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: TextIO) -> int:
     """Run one stored job in this process, record the run in the store, print its result.
 
     The other stored jobs are loaded but the scheduler is not started, so nothing else fires.
     """
     from ._persistence import StoreJournal
-    from ._refs import FunctionRegistry
+    from ._refs import FunctionRegistry, is_stdlib_module
     from ._scheduler import AsyncScheduler
 
     async with _opened(store):
@@ -845,7 +856,17 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    registry = FunctionRegistry([module])
+    # Import the job's module so that its @asyncron.storable marks (or vouch() calls) vouch for
+    # its functions, but do not trust the module wholesale: the record may have been edited to
+    # name another function of it, which must not run (see docs/persistence.md, threat model).
+    if not is_stdlib_module(module):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise CommandError(
+                f"job {row.id} ({row.name}): importing {module!r} failed: {exc!r}"
+            ) from None
+    registry = FunctionRegistry()
     # A plain journal, whatever the store: with PostgreSQL this process must not join the cluster
     # (it would claim fires and recover other nodes' leases); it loads the definitions and runs
     # the one job, as run_now does on any node (not claimed).
@@ -857,9 +878,9 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
         # Load the jobs without starting the dispatcher: only run_now runs anything.
         await journal.open(engine)
         try:
-            if await engine.get_job(row.id) is None:
-                reason = next((u.reason for u in journal.unresolved if u.id == row.id), "")
-                raise CommandError(f"job {row.id} ({row.name}) cannot be loaded: {reason}")
+            reason = journal.unresolved_reason(row.id)
+            if reason is not None or await engine.get_job(row.id) is None:
+                raise CommandError(f"job {row.id} ({row.name}) cannot be loaded: {reason or ''}")
             try:
                 result = await engine.run_now(row.id)
             except Exception as exc:

@@ -39,6 +39,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreVersionError",
+    "TamperedRecordError",
     "UnresolvedJobError",
 ]
 
@@ -183,6 +184,11 @@ class ArgumentDecodeError(AsyncronError, ValueError):
 
 class DecryptionError(AsyncronError, ValueError):
     """Encrypted stored data could not be decrypted: missing key id, wrong key, or tampering."""
+
+
+class TamperedRecordError(DecryptionError):
+    """A stored record's seal does not match its content (edited, forged, copied from another
+    job, or unsealed where seals are required). The record is kept untouched and never run."""
 
 
 class UnresolvedJobError(AsyncronError, LookupError):

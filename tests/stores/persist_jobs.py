@@ -5,19 +5,24 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from asyncron import storable
+
 CALLS: list[tuple[str, Any]] = []
 
 
+@storable
 def record(tag: str, value: Any = None) -> str:
     CALLS.append((tag, value))
     return f"done {tag}"
 
 
+@storable
 async def arecord(tag: str, value: Any = None) -> dict[str, Any]:
     CALLS.append((tag, value))
     return {"tag": tag, "n": len(CALLS)}
 
 
+@storable
 def fail(tag: str) -> None:
     CALLS.append((tag, None))
     raise ValueError(f"boom {tag}")

@@ -62,7 +62,9 @@ def test_a_bad_url_is_a_clear_error() -> None:
 
 def test_an_unknown_store_option_names_it_and_what_is_allowed() -> None:
     s = AsyncScheduler(clock=VirtualClock())
-    with pytest.raises(InvalidJobError, match=r"store_options: unknown option 'flush_dealy'.*flush_delay"):
+    with pytest.raises(
+        InvalidJobError, match=r"store_options: unknown option 'flush_dealy'.*flush_delay"
+    ):
         s.use_store("memory://", flush_dealy=0.1)
     with pytest.raises(InvalidJobError, match="store_options: unknown option 'colour'"):
         AsyncScheduler(store="memory://", store_options={"colour": "red"})

@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._crypto import Keyring
-from .._refs import FunctionRegistry
+from .._refs import FunctionRegistry, UnvouchedFunctionError, storable, vouch
 from ..abc import Store, StoredJob
 from ..errors import (
     ArgumentDecodeError,
@@ -22,6 +22,7 @@ from ..errors import (
     StoreError,
     StoreLockedError,
     StoreVersionError,
+    TamperedRecordError,
     UnresolvedJobError,
 )
 from ._url import store_from_url
@@ -56,10 +57,14 @@ __all__ = [
     "StoreLockedError",
     "StoreVersionError",
     "StoredJob",
+    "TamperedRecordError",
     "UnresolvedJob",
     "UnresolvedJobError",
+    "UnvouchedFunctionError",
     "plan_misfires",
+    "storable",
     "store_from_url",
+    "vouch",
 ]
 
 # The journal's names, offered here for users (``from asyncron.stores import StoreJournal``). They

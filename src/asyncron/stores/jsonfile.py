@@ -16,6 +16,7 @@ from ..errors import NotAStoreError, StoreCorruptError, StoreError, StoreVersion
 from . import _files
 from ._base import ThreadedStore
 from ._files import FileLock, atomic_write, move_aside, remove_stale_temps
+from ._records import RECORD_ERRORS, record_id, split_document
 
 __all__ = ["JsonFileStore"]
 
@@ -75,6 +76,8 @@ class JsonFileStore(ThreadedStore):
         self._bad_rows: list[str] = []
         #: Reasons for each record that could not be read at the last open (kept in the file).
         self.quarantined: list[str] = []
+        #: The id of each of those records (``#<index>`` when it has none).
+        self.quarantined_ids: list[str] = []
         #: Where a corrupt file was moved at the last open, if one was.
         self.moved_aside: Path | None = None
         self._open = False
@@ -147,6 +150,7 @@ class JsonFileStore(ThreadedStore):
 
     def _load(self) -> None:
         self._jobs, self._texts, self._bad_rows, self.quarantined = {}, {}, [], []
+        self.quarantined_ids = []
         self.moved_aside = None
         try:
             raw = self._read_file()
@@ -154,8 +158,14 @@ class JsonFileStore(ThreadedStore):
             return
         except OSError as exc:
             raise StoreError(f"{self.description}: cannot be read: {exc}") from exc
+        texts: list[str] | None = None  # each record's own text, once one of them is bad
         try:
-            doc = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            try:
+                doc = json.loads(text)
+            except RecursionError:  # one record nested too deeply: read the records one by one
+                doc, texts = split_document(text)
+                doc["jobs"] = texts
             if not isinstance(doc, dict) or doc.get("format") != FORMAT:
                 raise ValueError(f"not an asyncron jobs file (format {FORMAT!r} missing)")
             version = doc.get("version")
@@ -178,17 +188,27 @@ class JsonFileStore(ThreadedStore):
             return
         for index, row in enumerate(rows):
             try:
+                if texts is not None:
+                    row = json.loads(texts[index])
                 job = StoredJob.from_doc(row)
                 if job.id in self._jobs:
                     raise ValueError(f"job record {job.id!r}: duplicate id")
-            except (ValueError, TypeError) as exc:
-                reason = f"{self.description}: record #{index} kept but not loaded: {exc}"
+                self._texts[job.id] = dumps(row)
+            except RECORD_ERRORS as exc:
+                if texts is None:  # keep the record verbatim, even what dumps() refuses (NaN)
+                    texts = split_document(text)[1] or []
+                row_id = row.get("id") if isinstance(row, dict) else record_id(texts[index])
+                row_id = row_id if isinstance(row_id, str) else f"#{index}"
+                why = "nested too deeply to be read" if isinstance(exc, RecursionError) else exc
+                reason = (
+                    f"{self.description}: record #{index} ({row_id}) kept but not loaded: {why}"
+                )
                 logger.warning("%s", reason)
                 self.quarantined.append(reason)
-                self._bad_rows.append(dumps(row))
+                self.quarantined_ids.append(row_id)
+                self._bad_rows.append(texts[index])
                 continue
             self._jobs[job.id] = job
-            self._texts[job.id] = dumps(row)
 
     async def close(self) -> None:
         if self._open:

@@ -17,6 +17,7 @@ from ..errors import NotAStoreError, StoreCorruptError, StoreError, StoreVersion
 from . import _files
 from ._base import ThreadedStore
 from ._files import FileLock, move_aside
+from ._records import RECORD_ERRORS
 
 __all__ = ["SQLiteStore"]
 
@@ -86,6 +87,22 @@ def _truncation(path: Path) -> str | None:
     return None
 
 
+def _schema_version(value: object, where: str) -> int:
+    """The stored ``schema_version`` as a number.
+
+    Raises:
+        StoreVersionError: it is not a whole number (the database is not changed).
+    """
+    text = str(value)
+    if not (text.isascii() and text.isdigit() and len(text) < 10):
+        raise StoreVersionError(
+            f"{where}: asyncron_meta.schema_version is {text[:40]!r}, not a version number (this "
+            f"asyncron reads versions 1 to {SCHEMA_VERSION}); the database was not changed. "
+            f"Restore it from a backup, or correct that row by hand"
+        )
+    return int(text)
+
+
 class SQLiteStore(ThreadedStore):
     """Jobs in an SQLite database, for a single process.
 
@@ -124,6 +141,8 @@ class SQLiteStore(ThreadedStore):
         self._conn: sqlite3.Connection | None = None
         #: Reasons for each record that could not be read at the last open (kept in the table).
         self.quarantined: list[str] = []
+        #: The id of each of those records.
+        self.quarantined_ids: list[str] = []
         self._bad_ids: set[str] = set()
         #: Where a corrupt database was moved at the last open, if one was.
         self.moved_aside: Path | None = None
@@ -284,7 +303,7 @@ class SQLiteStore(ThreadedStore):
                     (str(SCHEMA_VERSION),),
                 )
             else:
-                version = int(row[0])
+                version = _schema_version(row[0], self.description)
                 if version > SCHEMA_VERSION:
                     raise StoreVersionError(
                         f"{self.description} has schema version {version}, newer than the "
@@ -299,14 +318,16 @@ class SQLiteStore(ThreadedStore):
 
     def _scan(self) -> None:
         assert self._conn is not None
-        self.quarantined, self._bad_ids = [], set()
+        self.quarantined, self.quarantined_ids, self._bad_ids = [], [], set()
         for job_id, doc in self._conn.execute("SELECT id, doc FROM asyncron_jobs ORDER BY rowid"):
             try:
                 StoredJob.from_doc(json.loads(doc))
-            except (ValueError, TypeError) as exc:
-                reason = f"{self.description}: record {job_id!r} kept but not loaded: {exc}"
+            except RECORD_ERRORS as exc:
+                why = "nested too deeply to be read" if isinstance(exc, RecursionError) else exc
+                reason = f"{self.description}: record {job_id!r} kept but not loaded: {why}"
                 logger.warning("%s", reason)
                 self.quarantined.append(reason)
+                self.quarantined_ids.append(str(job_id))
                 self._bad_ids.add(job_id)
 
     async def close(self) -> None:
@@ -365,7 +386,7 @@ class SQLiteStore(ThreadedStore):
                     continue
                 try:
                     out.append(StoredJob.from_doc(json.loads(doc)))
-                except (ValueError, TypeError):
+                except RECORD_ERRORS:
                     continue  # written by someone else after open: reported at the next open
         except sqlite3.Error as exc:
             raise StoreError(f"{self.description}: read failed: {exc}") from exc
