@@ -62,6 +62,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "outer",
         (
             "asyncron._sync",
+            "asyncron._loop_thread",
             "asyncron._persistent",
             "asyncron._demo",
             "asyncron.cli",
