@@ -127,6 +127,11 @@ class NodeKeeper:
         failed = True
         delay = 0.02
         warned = False
+        # a heartbeat still on its way: a late answer on an open connection is waited for,
+        # never given up on (cancelling it, or reconnecting, would end the session that holds
+        # the lock, and so tell the other nodes that this live node is dead)
+        beating: asyncio.Future[None] | None = None
+        beat_sent = 0.0
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -145,8 +150,27 @@ class NodeKeeper:
                 sent = time.monotonic()
                 try:
                     if alive:
-                        await asyncio.wait_for(self.session.beat(), budget)
+                        if beating is None:
+                            beat_sent = time.monotonic()
+                            beating = asyncio.ensure_future(self.session.beat())
+                        sent = beat_sent
+                        done, _ = await asyncio.wait({beating}, timeout=budget)
+                        if not done and self.session.alive():
+                            # late, on an open connection: the lock is still held; stop the
+                            # runs if it stays late past the fence instant (a network cut)
+                            if not fenced and time.monotonic() >= alive_at + fence_after:
+                                fenced = True
+                                self._to_main(self.on_fence, time.monotonic() - alive_at)
+                            continue
+                        task, beating = beating, None
+                        if not done:
+                            task.cancel()
+                            raise ConnectionError(
+                                f"node {self.session.node_id}: the node connection closed"
+                            )
+                        task.result()
                     else:
+                        beating = None
                         await asyncio.wait_for(self.session.connect(), budget)
                 except Exception as exc:  # any failure: the session cannot be shown alive
                     failed = True
@@ -188,6 +212,8 @@ class NodeKeeper:
                 except TimeoutError:
                     pass
         finally:
+            if beating is not None:
+                beating.cancel()
             await self.session.close()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import PrivateServer, sql
-from .harness import Cluster, duplicates, expected_fires, plan_jobs
+from .harness import Cluster, check_each_fire_once, duplicates, expected_fires, plan_jobs
 from .test_recovery import check_recovery
 
 pytestmark = pytest.mark.postgres
@@ -54,8 +54,7 @@ def test_a_crash_at_each_fault_point_loses_and_doubles_no_fire(
             point: cluster.start(1, env={"ASYNCRON_FAULTPOINT": f"{point}:exit@3"}, wait=False)[0]
             for point in [*POINTS, "before_renew"]
         }
-        for proc in faulty.values():
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        cluster.ready(list(faulty.values()))
         cluster.wait()
     finally:
         cluster.close()
@@ -114,23 +113,20 @@ def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fire
 def test_nodes_with_clocks_one_hour_off_neither_double_nor_lose_fires(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 2.0
-    jobs = plan_jobs(start, end, intervals=40, seconds=0.2, crons=10)
-    expected = expected_fires(jobs)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.5, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=5.0, track_end=True)
     try:
         cluster.start(1, offset=3600.0)
         cluster.start(1, offset=-3600.0)
         cluster.start(1, offset=0.0)
+        start = time.time() + 1.0
+        end = start + 2.0
+        jobs = plan_jobs(start, end, intervals=40, seconds=0.2, crons=10)
+        expected = expected_fires(jobs)
+        cluster.go(jobs, until=end + 3.5)
         errs = cluster.wait()
     finally:
         cluster.close()
-    audit = cluster.audit()
-    assert duplicates(audit) == {}
-    seen = {(a[0], a[1]) for a in audit}
-    assert len(seen) == len(audit)
-    assert seen == expected, (len(expected - seen), errs)
+    check_each_fire_once(cluster, expected, errs)
     # the nodes an hour off say so once; only the node with the right clock claimed fires
     assert errs[0].count("differs from the database's by +3600") == 1, errs[0][-2000:]
     assert errs[1].count("differs from the database's by -3600") == 1, errs[1][-2000:]
