@@ -448,7 +448,16 @@ class ClusterJournal(StoreJournal):
         if self._skipped.pop(key, False):
             return  # recorded as skipped (counted by the engine)
         if won and token is not None:
-            # for a node to run (this one too, once its run of the job has ended)
+            engine = self._engine
+            self._claimed[key] = token
+            if engine is not None and hooks_of(engine).run_recovered(
+                job.id, fire_ts, 1, recovering=False
+            ):
+                self._claimed.pop(key, None)
+                self._running.setdefault(key, token)
+                return  # no run of the job was going any more: it runs here, a little late
+            # not now here: for a node to run at once
+            self._claimed.pop(key, None)
             self._hand_back.append((key[0], key[1], token, False))
             self._wake_writer()
             return

@@ -127,8 +127,8 @@ class NodeKeeper:
         failed = True
         delay = 0.02
         warned = False
-        # a heartbeat still on its way: a late answer on an open connection is waited for,
-        # never given up on (cancelling it, or reconnecting, would end the session that holds
+        # a heartbeat still on its way: a late answer on an open connection is waited for until
+        # the fence instant (cancelling it, or reconnecting, would end the session that holds
         # the lock, and so tell the other nodes that this live node is dead)
         beating: asyncio.Future[None] | None = None
         beat_sent = 0.0
@@ -155,18 +155,17 @@ class NodeKeeper:
                             beating = asyncio.ensure_future(self.session.beat())
                         sent = beat_sent
                         done, _ = await asyncio.wait({beating}, timeout=budget)
-                        if not done and self.session.alive():
-                            # late, on an open connection: the lock is still held; stop the
-                            # runs if it stays late past the fence instant (a network cut)
-                            if not fenced and time.monotonic() >= alive_at + fence_after:
-                                fenced = True
-                                self._to_main(self.on_fence, time.monotonic() - alive_at)
-                            continue
+                        if (
+                            not done
+                            and self.session.alive()
+                            and time.monotonic() < alive_at + fence_after
+                        ):
+                            continue  # late, on an open connection: the lock is still held
                         task, beating = beating, None
-                        if not done:
+                        if not done:  # too late (a network cut?): reconnect, and fence below
                             task.cancel()
-                            raise ConnectionError(
-                                f"node {self.session.node_id}: the node connection closed"
+                            raise TimeoutError(
+                                f"node {self.session.node_id}: no answer to its heartbeat"
                             )
                         task.result()
                     else:

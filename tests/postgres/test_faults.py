@@ -22,39 +22,39 @@ POINTS = ["after_claim", "after_advance", "before_dispatch", "after_start", "bef
 def test_a_crash_at_each_fault_point_loses_and_doubles_no_fire(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 3.0
-    jobs = plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=0.25,
-        sleep=0.1,
-        on_crash="rerun",
-        prefix="r",
-        overlap="allow_all",
-        stagger=True,
-    ) + plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=0.25,
-        sleep=0.1,
-        on_crash="abandon",
-        prefix="a",
-        overlap="allow_all",
-        stagger=True,
-    )
-    # Staggered phases: each fault point is reached once per claim batch or per fire, so every
-    # faulty node reaches its third hit well before the end even when it loses most claim races.
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 5.0, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=1.0)
     try:
         cluster.start(1)  # a healthy node survives them all
         faulty = {
-            point: cluster.start(1, env={"ASYNCRON_FAULTPOINT": f"{point}:exit@3"}, wait=False)[0]
+            point: cluster.start(1, env={"ASYNCRON_FAULTPOINT": f"{point}:exit@3"})[0]
             for point in [*POINTS, "before_renew"]
         }
-        cluster.ready(list(faulty.values()))
+        start = time.time() + 1.0
+        end = start + 3.0
+        jobs = plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=0.25,
+            sleep=0.1,
+            on_crash="rerun",
+            prefix="r",
+            overlap="allow_all",
+            stagger=True,
+        ) + plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=0.25,
+            sleep=0.1,
+            on_crash="abandon",
+            prefix="a",
+            overlap="allow_all",
+            stagger=True,
+        )
+        # Staggered phases: each fault point is reached once per claim batch or per fire, so every
+        # faulty node reaches its third hit well before the end even when it loses most claim races.
+        cluster.go(jobs, until=end + 5.0)
         cluster.wait()
     finally:
         cluster.close()
@@ -75,15 +75,7 @@ def _terminate_scheduler_connections(schema: str) -> int:
 def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fires(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 3.0
-    # allow_all: with overlap="skip" a fire may rightly be skipped while the previous fire's end
-    # waits to be written (the connection was killed); this test is about claims only
-    jobs = plan_jobs(start, end, intervals=60, seconds=0.1, crons=10, overlap="allow_all")
-    expected = expected_fires(jobs)
-    # a lease long enough that no run is taken for a dead node's while connections come back
-    # on a loaded machine (recovery is what the other tests check)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 4.0, lease=2.5)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=2.5)
     killed: list[int] = []
 
     def chaos() -> None:
@@ -93,6 +85,15 @@ def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fire
 
     try:
         cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 3.0
+        # allow_all: with overlap="skip" a fire may rightly be skipped while the previous fire's end
+        # waits to be written (the connection was killed); this test is about claims only
+        jobs = plan_jobs(start, end, intervals=60, seconds=0.1, crons=10, overlap="allow_all")
+        expected = expected_fires(jobs)
+        # a lease long enough that no run is taken for a dead node's while connections come back
+        # on a loaded machine (recovery is what the other tests check)
+        cluster.go(jobs, until=end + 4.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()
@@ -139,18 +140,7 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 ) -> None:
     """The store's server is shut down (fast), restarted, then crashed (immediate) and restarted
     while three nodes fire 50 jobs; the audit trail lives on another server, so it stays whole."""
-    start = time.time() + 3.0
-    end = start + 5.0
-    # allow_all: a fire that comes due while an earlier one waits for the database is claimed
-    # and run late too (with the default overlap=skip it would be skipped, as overlapping)
-    jobs = plan_jobs(
-        start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
-    )
-    expected = expected_fires(jobs)
-    # the lease outlasts each outage, so no run in flight is taken for a dead node's
-    cluster = Cluster(
-        pg_dsn, schema, tmp_path, jobs, until=end + 6.0, lease=4.0, store_dsn=private_pg.dsn
-    )
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn)
     outages: list[float] = []
 
     def chaos() -> None:
@@ -168,6 +158,16 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 
     try:
         cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 5.0
+        # allow_all: a fire that comes due while an earlier one waits for the database is claimed
+        # and run late too (with the default overlap=skip it would be skipped, as overlapping)
+        jobs = plan_jobs(
+            start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
+        )
+        expected = expected_fires(jobs)
+        # the lease outlasts each outage, so no run in flight is taken for a dead node's
+        cluster.go(jobs, until=end + 6.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()
@@ -194,18 +194,10 @@ def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
     stops the runs whose lease may have lapsed before the database is back, so a ``rerun`` fire
     is run again once, after its first attempt stopped, never beside it; ``abandon`` fires are
     recorded as abandoned."""
-    start = time.time() + 3.0
-    end = start + 4.0
-    common: dict[str, Any] = {"intervals": 6, "seconds": 1.0, "sleep": 4.0, "overlap": "allow_all"}
-    jobs = plan_jobs(start, end, on_crash="rerun", prefix="r", **common) + plan_jobs(
-        start, end, on_crash="abandon", prefix="a", **common
-    )
     cluster = Cluster(
         pg_dsn,
         schema,
         tmp_path,
-        jobs,
-        until=end + 9.0,
         lease=1.0,
         store_dsn=private_pg.dsn,
         track_end=True,
@@ -222,6 +214,18 @@ def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
 
     try:
         cluster.start(2)
+        start = time.time() + 1.0
+        end = start + 4.0
+        common: dict[str, Any] = {
+            "intervals": 6,
+            "seconds": 1.0,
+            "sleep": 4.0,
+            "overlap": "allow_all",
+        }
+        jobs = plan_jobs(start, end, on_crash="rerun", prefix="r", **common) + plan_jobs(
+            start, end, on_crash="abandon", prefix="a", **common
+        )
+        cluster.go(jobs, until=end + 9.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()

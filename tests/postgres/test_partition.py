@@ -69,6 +69,7 @@ def test_a_partitioned_node_stops_its_runs_before_others_rerun_them_after_the_le
     )
     assert {(r[0], int(r[1])) for r in taken} >= held, (held, taken)
     delays = sorted(float(r[2]) - cut_at for r in taken)
+    print(f"take-over after the cut: {[round(d, 2) for d in delays]}")
     assert delays[0] > 0.5 and delays[-1] <= LEASE + 3.0, delays
     # never two attempts of one fire at once, never two runs of one job at once: the cut-off
     # node stopped its runs (recorded through its own audit connection) before the take-over
