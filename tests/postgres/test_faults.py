@@ -75,6 +75,8 @@ def _terminate_scheduler_connections(schema: str) -> int:
 def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fires(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
+    # a lease long enough that no run is taken for a dead node's while connections come back
+    # on a loaded machine (recovery is what the other tests check)
     cluster = Cluster(pg_dsn, schema, tmp_path, lease=2.5)
     killed: list[int] = []
 
@@ -91,8 +93,6 @@ def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fire
         # waits to be written (the connection was killed); this test is about claims only
         jobs = plan_jobs(start, end, intervals=60, seconds=0.1, crons=10, overlap="allow_all")
         expected = expected_fires(jobs)
-        # a lease long enough that no run is taken for a dead node's while connections come back
-        # on a loaded machine (recovery is what the other tests check)
         cluster.go(jobs, until=end + 4.0)
         thread = threading.Thread(target=chaos)
         thread.start()
