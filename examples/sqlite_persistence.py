@@ -18,18 +18,21 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from asyncron import AsyncScheduler
+from asyncron import AsyncScheduler, storable
 
 SECONDS = float(os.environ.get("ASYNCRON_EXAMPLE_SECONDS", "3"))
 
 
 # Stored jobs name their function, never pickle it: a module-level function is stored as
-# "module:qualname" and found again at the next start (its module must be imported by then).
-# Arguments are stored as JSON.
+# "module:qualname". At the next start a stored job runs only a function this process vouches
+# for: @storable does that here, so the jobs come back before (and without) being scheduled
+# again; anything else a store file names is reported and never run. Arguments are JSON.
+@storable
 def compact_table(table: str) -> str:
     return f"compacted {table}"
 
 
+@storable
 async def send_reminder(to: str) -> None:
     print(f"reminder sent to {to}")
 
@@ -37,7 +40,7 @@ async def send_reminder(to: str) -> None:
 async def one_process(path: Path) -> None:
     # "sqlite:///abs/path.db"; a bare path ending in .db works too. The file is locked while the
     # scheduler runs: a second process on the same file gets a clear StoreLockedError.
-    async with AsyncScheduler(store=f"sqlite://{path}") as scheduler:
+    async with AsyncScheduler(store=f"sqlite:///{path}") as scheduler:
         jobs = await scheduler.list_jobs()
         if jobs:
             print(f"[pid {os.getpid()}] restarted: {len(jobs)} jobs loaded from {path.name}")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -252,11 +252,18 @@ def test_run_on_a_terminal_shows_a_live_table(tmp_path: Path, rich: bool) -> Non
 # -- store commands ----------------------------------------------------------------------------
 
 TASKS = """
+    import asyncron
+
+    @asyncron.storable  # stored jobs may run it: a restart brings them back
     def add(a: int, b: int) -> int:
         return a + b
 
+    @asyncron.storable
     def fail() -> None:
         raise RuntimeError("nope")
+
+    def wipe(a: int, b: int) -> None:  # never scheduled, not storable
+        open("WIPED", "w").close()
 """
 
 MAKE_STORE = """
@@ -278,7 +285,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     _write(tmp_path / "tasks.py", TASKS)
     _write(tmp_path / "make_store.py", MAKE_STORE)
     suffix = "db" if request.param == "sqlite" else "json"
-    url = f"{request.param}://{tmp_path / f'jobs.{suffix}'}"
+    url = f"{request.param}:///{tmp_path / f'jobs.{suffix}'}"
     subprocess.run(
         [sys.executable, "make_store.py", url], cwd=tmp_path, check=True, timeout=TIMEOUT
     )
@@ -334,6 +341,22 @@ def test_run_now_runs_a_stored_job_and_records_the_run(tmp_path: Path, store_url
     assert job["next_run"] is not None  # the schedule is unchanged
 
 
+def test_run_now_refuses_a_record_edited_to_name_an_unvouched_function(tmp_path: Path) -> None:
+    """The record's module is imported (its @storable marks count), but naming another of its
+    functions does not make that one runnable."""
+    _write(tmp_path / "tasks.py", TASKS)
+    _write(tmp_path / "make_store.py", MAKE_STORE)
+    path = tmp_path / "jobs.json"
+    subprocess.run([sys.executable, "make_store.py", f"json:///{path}"], cwd=tmp_path, check=True)
+    doc = json.loads(path.read_text())
+    next(r for r in doc["jobs"] if r["id"] == "adder")["func_ref"] = "tasks:wipe"
+    path.write_text(json.dumps(doc))
+    result = _run(tmp_path, "run-now", "adder", "--store", f"json:///{path}")
+    assert result.returncode == 1
+    assert "cannot be loaded" in result.stderr and "did not vouch for it" in result.stderr
+    assert not (tmp_path / "WIPED").exists()
+
+
 def test_run_now_reports_the_jobs_failure_in_one_line(tmp_path: Path, store_url: str) -> None:
     result = _run(tmp_path, "run-now", "failer", "--store", store_url)
     assert result.returncode == 1
@@ -344,12 +367,79 @@ def test_run_now_reports_the_jobs_failure_in_one_line(tmp_path: Path, store_url:
     assert job["failure_count"] == 1 and job["error"] == "RuntimeError: nope"
 
 
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every name in ``folder`` and the bytes of each file: what "creates nothing, changes
+    nothing" compares."""
+    return {
+        name: (folder / name).read_bytes() if (folder / name).is_file() else None
+        for name in sorted(os.listdir(folder))
+    }
+
+
+def test_jobs_opens_the_store_read_only_and_creates_nothing(tmp_path: Path, store_url: str) -> None:
+    name = store_url.rsplit("/", 1)[1]
+    (tmp_path / f"{name}.lock").unlink()  # left by the scheduler that made the store
+    before = _snapshot(tmp_path)
+    relative = f"{store_url.split(':', 1)[0]}:///{name}"  # three slashes: the working directory
+    for args in (("--store", store_url), ("--store", relative, "--json"), ("--store", name)):
+        result = _run(tmp_path, "jobs", *args)
+        assert result.returncode == 0, result.stderr
+        assert "adder" in result.stdout
+        assert _snapshot(tmp_path) == before  # no lock file, no -wal/-shm, not a byte changed
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("app.db", "is not an asyncron store: it is an SQLite database with 1 table(s) of another"),
+     ("config.json", "is not an asyncron store (ValueError"),
+     ("fifo.json", "is a FIFO (named pipe), not a regular file")],
+)  # fmt: skip
+def test_store_commands_refuse_another_applications_file_with_exit_2(
+    tmp_path: Path, name: str, says: str, foreign_sqlite: Callable[[Path], Path]
+) -> None:
+    path = tmp_path / name
+    if name == "app.db":
+        foreign_sqlite(path)
+    elif name == "fifo.json":
+        os.mkfifo(path)  # reading it would block: it must be refused without being opened
+    else:
+        path.write_text('{"debug": true, "database": "app.db"}\n')
+    before = _snapshot(tmp_path)
+    for command in (["jobs"], ["jobs", "--json"], ["pause", "x"], ["resume", "x"],
+                    ["remove", "x"], ["run-now", "x"], ["run", "x"]):  # fmt: skip
+        result = _run(tmp_path, *command, "--store", name)
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith(f"asyncron {command[0]}: error: ")
+        assert says in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+        assert _snapshot(tmp_path) == before, command  # no table, no WAL, no lock, no rename
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "json"])
+def test_store_commands_on_a_damaged_store_move_nothing(tmp_path: Path, kind: str) -> None:
+    _write(tmp_path / "tasks.py", TASKS)
+    _write(tmp_path / "make_store.py", MAKE_STORE)
+    name = "jobs.db" if kind == "sqlite" else "jobs.json"
+    subprocess.run(
+        [sys.executable, "make_store.py", name], cwd=tmp_path, check=True, timeout=TIMEOUT
+    )
+    data = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])  # truncated
+    before = _snapshot(tmp_path)
+    for command in (["jobs"], ["pause", "adder"]):
+        result = _run(tmp_path, *command, "--store", name)
+        assert result.returncode == 1, result.stderr
+        assert "is an asyncron store that cannot be read" in result.stderr
+        assert "left where it is" in result.stderr
+        assert _snapshot(tmp_path) == before  # a scheduler moves it aside; the CLI does not
+
+
 def test_store_commands_refuse_a_missing_store(tmp_path: Path) -> None:
-    result = _run(tmp_path, "jobs", "--store", f"sqlite://{tmp_path / 'nope.db'}")
+    result = _run(tmp_path, "jobs", "--store", f"sqlite:///{tmp_path / 'nope.db'}")
     assert result.returncode == 1
     assert (
         result.stderr
-        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite://{tmp_path / 'nope.db'}')\n"
+        == f"asyncron jobs: error: no store at {tmp_path / 'nope.db'} (from --store 'sqlite:///{tmp_path / 'nope.db'}')\n"
     )
     assert not (tmp_path / "nope.db").exists()
     bad = _run(tmp_path, "jobs", "--store", "ftp://x")
@@ -361,7 +451,7 @@ def test_a_store_held_by_a_running_scheduler_is_a_clear_error(
 ) -> None:
     _write(
         tmp_path / "runner.py",
-        "import tasks  # stored jobs resolve to functions of imported modules\n"
+        "import tasks  # its @storable functions: the stored jobs may run them\n"
         "from asyncron import AsyncScheduler\nscheduler = AsyncScheduler()\n",
     )
     proc = subprocess.Popen(
@@ -380,6 +470,9 @@ def test_a_store_held_by_a_running_scheduler_is_a_clear_error(
         assert result.stderr.startswith("asyncron pause: error: ")
         assert "is already open in another process" in result.stderr
         assert result.stderr.count("\n") == 1
+        listed = _run(tmp_path, "jobs", "--store", store_url, "--json")  # reading needs no lock
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(job["id"] for job in json.loads(listed.stdout)) == ["adder", "failer"]
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=TIMEOUT)
     finally:
@@ -508,7 +601,7 @@ def test_a_postgres_schema_without_a_store_is_an_error_and_is_not_created(
 def test_pause_against_postgres_reaches_a_running_scheduler(tmp_path: Path, pg_url: str) -> None:
     _write(
         tmp_path / "runner.py",
-        "import tasks  # stored jobs resolve to functions of imported modules\n"
+        "import tasks  # its @storable functions: the stored jobs may run them\n"
         "from asyncron import AsyncScheduler\nscheduler = AsyncScheduler()\n",
     )
     proc = subprocess.Popen(

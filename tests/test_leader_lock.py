@@ -65,8 +65,8 @@ async def test_a_file_store_is_opened_by_the_leader_only(tmp_path: Path) -> None
     stands by instead, and reads the leader's jobs when it takes over."""
     state = tmp_path / "jobs.json"
     lock = tmp_path / "app.lock"
-    a = AsyncScheduler(store=f"json://{state}", leader_lock=lock, leader_retry=0.05)
-    b = AsyncScheduler(store=f"json://{state}", leader_lock=lock, leader_retry=0.05)
+    a = AsyncScheduler(store=f"json:///{state}", leader_lock=lock, leader_retry=0.05)
+    b = AsyncScheduler(store=f"json:///{state}", leader_lock=lock, leader_retry=0.05)
     await a.start()
     await b.start()  # no StoreLockedError: it does not open the store while standing by
     try:

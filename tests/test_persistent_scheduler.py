@@ -130,3 +130,42 @@ def test_sqlite_by_url(tmp_path: Path) -> None:
         assert stored_ids(tmp_path / "x.db") == {jid}
     finally:
         ps.stop()
+
+
+def test_production_mode_seals_saved_jobs_and_test_mode_saves_them_plain(state: Path) -> None:
+    """Issue 13's production mode: with a keyring, the saved function and arguments cannot be
+    read from the file, an edit is refused at the next start; ``test_mode = True`` saves plain."""
+    pytest.importorskip("cryptography")
+    from asyncron.stores import Keyring
+
+    ring = Keyring({"k1": Keyring.generate_key()})
+    ps = PersistentScheduler(state, keyring=ring)
+    jid = ps.schedule(greet, trigger=3600, args=("ann",), function_name="greet")
+    ps.stop()
+    row = stored_rows(state)[jid]
+    assert row["func_ref"] == "<sealed>" and "ann" not in json.dumps(row)
+
+    again = PersistentScheduler(state, keyring=ring)
+    again.register_function("greet", greet)
+    again.start()
+    try:
+        assert again.run_now(jid) == "hi ann"
+    finally:
+        again.stop()
+
+    plain = PersistentScheduler(state, keyring=ring)
+    plain.test_mode = True
+    plain.register_function("greet", greet)
+    plain.start()
+    plain.stop()  # the loaded job is saved again, in plain form
+    row = stored_rows(state)[jid]
+    assert row["func_ref"] == "greet" and row["arguments"]["args"] == ["ann"]
+
+    production = PersistentScheduler(state, keyring=ring)
+    production.register_function("greet", greet)
+    production.start()
+    try:
+        [unresolved] = production.unresolved_jobs()
+        assert unresolved.id == jid and "accept_unsealed=True" in unresolved.reason
+    finally:
+        production.stop()

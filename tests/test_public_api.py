@@ -35,6 +35,7 @@ def test_public_names_are_exactly_the_documented_ones() -> None:
         "TriggerOperators",
         "current_run",
         "set_progress",
+        "storable",
     }
     for name in asyncron.__all__:
         assert getattr(asyncron, name) is not None

@@ -9,6 +9,7 @@ from . import _journal  # noqa: F401 - installs the journal layer (AsyncSchedule
 from ._model import Job, JobDescription, JobOptions, JobStatus, RunRecord, SchedulerStatistics
 from ._persistent import PersistentScheduler
 from ._pipeline import JobPipeline, PipelineStatistics
+from ._refs import storable
 from ._scheduler import AsyncScheduler, RunInfo, current_run, set_progress
 from ._sync import DependencyScheduler, Scheduler
 from .abc import Trigger
@@ -55,6 +56,7 @@ __all__ = [
     "TriggerOperators",
     "current_run",
     "set_progress",
+    "storable",
 ]
 
 __version__ = "0.1.0"

@@ -32,6 +32,7 @@ __all__ = [
     "JobPaused",
     "JobRemoved",
     "JobResumed",
+    "JobUnloadable",
     "RunFailed",
     "RunRetried",
     "RunStarted",
@@ -152,6 +153,19 @@ class RunRetried(JobEvent):
     delay: float
     error: str
     exception: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobUnloadable(JobEvent):
+    """A stored record was not loaded at start (or when unresolved jobs were retried): it is
+    kept in the store untouched and never run. ``kind`` is ``"function"`` (the function is not
+    vouched for or not found), ``"seal"`` (tampered, unsealed, or no key to check it) or
+    ``"data"`` (a malformed record or value); ``reason`` says why, naming the job and the value.
+    """
+
+    func_ref: str
+    kind: str
+    reason: str
 
 
 class Subscription:

@@ -141,5 +141,3 @@ def plan_misfires(
     candidates = list(last)[-keep:]
     run = tuple(f for f in candidates if eligible(f))
     return MisfirePlan(run, total - len(run), cur, capped)
-
-

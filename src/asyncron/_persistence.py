@@ -25,12 +25,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._core._hooks import hooks_of
+from ._core._hooks import RestoredJob, hooks_of
 from ._core._state import JobState as _JobState
 from ._crypto import is_envelope
+from ._events import JobUnloadable
+from ._faults import fault_point
 from ._misfire import MisfirePlan, MisfirePolicy, plan_misfires
 from ._model import JobStatus
-from ._refs import FunctionRegistry
+from ._refs import FunctionRegistry, UnvouchedFunctionError
 from ._scheduler import AsyncScheduler
 from ._serialize import (
     DEFAULT_MAX_ARG_BYTES,
@@ -47,7 +49,9 @@ from ._serialize import (
 )
 from ._stored import job_options_doc, retry_on_from_doc, stored_anchor
 from .abc import Journal, Store, StoredJob, Trigger
-from .errors import InvalidJobError
+from .errors import InvalidJobError, TamperedRecordError
+from .stores.memory import MemoryStore
+from .stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -64,6 +68,42 @@ logger = logging.getLogger("asyncron")
 
 OnCrash = Literal["abandon", "rerun"]
 
+#: What a sealed record stores as its ``func_ref``: the real reference is encrypted in its seal.
+SEALED_REF = "<sealed>"
+_ACTIVE = frozenset({"pending", "paused", "running"})
+
+
+def record_bytes(doc: dict[str, Any]) -> bytes:
+    """The canonical bytes a record's seal covers: every field but ``version`` and the seal's
+    own MAC, keys sorted. ``pending``, ``paused`` and ``running`` count as one status, so that
+    ``asyncron pause``/``resume`` (which have no key) keep the seal valid; a change to or from
+    a final status (completed, failed, ...) is detected like any other edit.
+
+    Raises:
+        ValueError: the record holds a non-finite number.
+    """
+    body = dict(doc)
+    body.pop("version", None)
+    if body.get("status") in _ACTIVE:
+        body["status"] = "active"
+    options = dict(body.get("options") or {})
+    seal = options.get("seal")
+    if isinstance(seal, dict):
+        options["seal"] = {k: v for k, v in seal.items() if k != "mac"}
+    body["options"] = options
+    text = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return text.encode("utf-8")
+
+
+def _when(ts: object) -> datetime | None:
+    """A stored POSIX time as a datetime, or None when it is missing or out of range."""
+    try:
+        return datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None
+    except (ValueError, OverflowError, OSError):
+        return None
+
 
 # -- the journal --------------------------------------------------------------------------------
 
@@ -72,7 +112,9 @@ OnCrash = Literal["abandon", "rerun"]
 class UnresolvedJob:
     """A stored job that could not be brought back; its record is kept untouched.
 
-    ``reason`` says why (it names the job id and the missing function, zone or key id).
+    ``reason`` says why (it names the job id and the missing function, zone or key id);
+    ``kind`` is ``"function"`` (not vouched for or not found), ``"seal"`` (tampered, unsealed,
+    or no key to check it) or ``"data"`` (a malformed record or value).
     """
 
     id: str
@@ -80,6 +122,7 @@ class UnresolvedJob:
     func_ref: str
     reason: str
     next_run: datetime | None
+    kind: str = "data"
 
 
 class _Rec:
@@ -92,6 +135,7 @@ class _Rec:
         "options",
         "opts_doc",
         "opts_src",
+        "ref_env",
         "result_doc",
         "result_src",
         "running_fire",
@@ -104,6 +148,7 @@ class _Rec:
         self.func_ref = func_ref
         self.trigger_doc = trigger_doc
         self.arguments = arguments  # None: must be (re-)encrypted at the next write
+        self.ref_env: Any = None  # the encrypted func_ref of a sealed record (None: re-encrypt)
         self.last_fire: float | None = None
         self.running_fire: float | None = None
         self.options: dict[str, Any] = {}
@@ -131,9 +176,17 @@ class StoreJournal(Journal):
         only_named: persist only jobs scheduled with ``function_name=`` (the classic
             ``PersistentScheduler``); other jobs stay in memory.
         max_arg_bytes: limit on the encoded arguments of one job.
-        allowed_modules: module prefixes whose ``module:qualname`` references may be imported
-            while loading (default: none; references then resolve only to modules already
-            imported).
+        allowed_modules: module prefixes whose plain functions stored ``module:qualname``
+            references may name (imported if needed). Default: none; a reference then resolves
+            only to a function vouched for otherwise: registered, scheduled by object in this
+            process, or marked ``@asyncron.storable``.
+        test_mode: with a keyring, False (production, the default) encrypts each record's
+            function reference and arguments and *seals* the whole record (AES-GCM), and refuses
+            a record whose seal is missing or does not match; True writes records in plain form
+            for tests (records already sealed are still checked). No effect without a keyring.
+        accept_unsealed: load records that have no seal (written before a keyring was
+            configured, in test mode, or by an older asyncron), sealing them at the next write:
+            for one start after enabling the keyring, then turn it off.
         flush_delay: seconds the writer waits after a change to gather more into one batch
             (default 5 ms: a run's start and end then usually share one write, and a burst of
             fires is not slowed by the writer competing for the loop).
@@ -155,6 +208,8 @@ class StoreJournal(Journal):
         allowed_modules: Iterable[str] = (),
         flush_delay: float = 0.005,
         max_write_lag: float = 0.5,
+        test_mode: bool = False,
+        accept_unsealed: bool = False,
     ) -> None:
         if not isinstance(store, Store):
             raise InvalidJobError(f"store: expected a Store, got {type(store).__name__}")
@@ -165,6 +220,8 @@ class StoreJournal(Journal):
         if allowed_modules and registry is not None:
             self.registry.allowed_modules += tuple(allowed_modules)
         self.keyring = keyring
+        self.test_mode = test_mode
+        self.accept_unsealed = accept_unsealed
         self.misfire = misfire if misfire is not None else MisfirePolicy()
         self.on_crash: OnCrash = on_crash
         self.only_named = only_named
@@ -186,7 +243,15 @@ class StoreJournal(Journal):
         self._catchup: asyncio.Task[None] | None = None
         self._pending_catchup: list[tuple[str, list[datetime]]] = []
         self._unresolved: dict[str, tuple[StoredJob, UnresolvedJob]] = {}
+        self._unreadable: list[UnresolvedJob] = []  # records the store itself could not read
         self._failing = False
+        # a start gate is waiting for the writer (it then skips flush_delay)
+        self._gated = False
+        # runs may be gated: the store keeps what it is given beyond the process
+        self._durable = not (
+            isinstance(store, MemoryStore)
+            or (isinstance(store, SQLiteStore) and store.path is None)
+        )
         #: Jobs whose run was cut short by a crash, as found at the last open: (id, fire time).
         self.interrupted: list[tuple[str, datetime]] = []
         #: Missed-fire decisions taken at the last open: job id -> plan.
@@ -220,12 +285,21 @@ class StoreJournal(Journal):
         self._recs[job.id] = rec
         self._removed.discard(job.id)  # schedule(replace=True): removed, then added again
         self._mark(job)
+        if self._engine is not None and any(
+            u.kind == "function" and u.func_ref == rec.func_ref
+            for _, u in self._unresolved.values()
+        ):
+            # scheduled by object: its function is vouched for now; bring back stored jobs
+            # waiting for it (after this call returns: the engine is in the middle of adding)
+            asyncio.get_running_loop().call_soon(self.retry_unresolved)
 
     def job_changed(self, job: _JobState) -> None:
         rec = self._recs.get(job.id)
         if rec is None:
             return
         if not job.running:
+            if rec.running_fire is not None:
+                fault_point("before_finish")  # the run ended, its outcome not yet written
             rec.running_fire = None
         if rec.sources and (
             rec.sources[0] is not job.func
@@ -241,6 +315,7 @@ class StoreJournal(Journal):
         try:
             if rec.sources[0] is not job.func:
                 rec.func_ref = self.registry.ref_for(job.func, None)
+                rec.ref_env = None
                 job.ref = rec.func_ref
             if rec.sources[1] is not job.args or rec.sources[2] is not job.kwargs:
                 rec.arguments = None
@@ -250,13 +325,34 @@ class StoreJournal(Journal):
             logger.error("job %r (%s): change not persisted: %s", job.name, job.id, exc)
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
 
-    def run_started(self, job: _JobState, fire_ts: float) -> None:
+    def run_started(self, job: _JobState, fire_ts: float) -> asyncio.Future[None] | None:
+        """Note the start; for a job that must not run twice (``on_crash="abandon"`` on a
+        durable store) return the *start gate*: a future done once the start is written, which
+        the engine awaits before it calls the job (see "A run cut short by a crash" in
+        docs/persistence.md). Starts of a burst share one write."""
         rec = self._recs.get(job.id)
         if rec is None:
-            return
+            return None
         rec.running_fire = fire_ts
         rec.last_fire = fire_ts
         self._mark(job)
+        if not self._durable or self._writer is None or self._crash_policy(job, rec) != "abandon":
+            return None
+        gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._gen, gate))
+        self._gated = True
+        return gate
+
+    def _crash_policy(self, job: _JobState, rec: _Rec) -> OnCrash:
+        """The job's ``on_crash`` as :meth:`_restore` will read it from the stored record:
+        ``configure_job()``, else the engine's per-job option, else the journal's default."""
+        policy = rec.options.get("on_crash")
+        if policy is not None:
+            return policy  # type: ignore[no-any-return]
+        opts = getattr(job, "opts", None)
+        if opts is not None and opts.on_crash == "rerun":
+            return "rerun"
+        return self.on_crash
 
     def job_removed(self, job: _JobState) -> None:
         """The job was removed from the engine: delete its record (in the next batch)."""
@@ -281,8 +377,9 @@ class StoreJournal(Journal):
 
     @property
     def unresolved(self) -> list[UnresolvedJob]:
-        """Stored jobs that could not be brought back (kept untouched in the store)."""
-        return [u for _, u in self._unresolved.values()]
+        """Stored jobs that could not be brought back (kept untouched in the store): records
+        naming a function nobody vouched for, tampered or unreadable records, ..."""
+        return [*(u for _, u in self._unresolved.values()), *self._unreadable]
 
     def unresolved_reason(self, job_id: str) -> str | None:
         """Why the stored job ``job_id`` could not be loaded, or None if it is not unresolved."""
@@ -389,7 +486,7 @@ class StoreJournal(Journal):
         engine = self._engine
         count = 0
         for job_id, rec in self._recs.items():
-            rec.arguments = None
+            rec.arguments = rec.ref_env = None
             rec.result_src = _NO_RESULT
             job = hooks_of(engine).job(job_id) if engine is not None else None
             if job is not None:
@@ -413,10 +510,29 @@ class StoreJournal(Journal):
         """
         self._engine = engine
         await self._ensure_store_open()
+        try:
+            await self._load(engine)
+        except BaseException:
+            # a failed open always releases the store (and its file lock): a retry in this
+            # process must not find its own lock held
+            self._store_open = False
+            self._engine = None
+            await self.store.close()
+            raise
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(
+            self._writer_loop(), name="asyncron-journal-writer"
+        )
+        if self._dirty:
+            self._wake.set()
+        self._start_catchup()
+
+    async def _load(self, engine: AsyncScheduler) -> None:
         rows = await self.store.list_jobs()
         now = engine.clock.now()
         self.interrupted, self.misfires = [], {}
         self._unresolved.clear()
+        self._unreadable = []
         adopt: list[tuple[str, Trigger]] = []
         for row in rows:
             live = engine.get_job_nowait(row.id)
@@ -439,13 +555,12 @@ class StoreJournal(Journal):
                 self.store.description,
                 len(quarantined),
             )
-        self._wake = asyncio.Event()
-        self._writer = asyncio.get_running_loop().create_task(
-            self._writer_loop(), name="asyncron-journal-writer"
-        )
-        if self._dirty:
-            self._wake.set()
-        self._start_catchup()
+        for index, reason in enumerate(quarantined or ()):
+            ids = getattr(self.store, "quarantined_ids", None) or ()
+            job_id = ids[index] if index < len(ids) else f"#{index}"
+            item = UnresolvedJob(job_id, "", "", str(reason), None)
+            self._unreadable.append(item)
+            self._report(item)
 
     async def close(self) -> None:
         """Flush pending writes, stop the writer and close the store (releasing its lock)."""
@@ -472,58 +587,121 @@ class StoreJournal(Journal):
 
     # -- restore --------------------------------------------------------------------------------
 
-    def _unresolve(self, row: StoredJob, reason: str) -> bool:
-        next_run = None if row.next_run is None else datetime.fromtimestamp(row.next_run, UTC)
-        self._unresolved[row.id] = (
-            row,
-            UnresolvedJob(row.id, row.name, row.func_ref, reason, next_run),
-        )
+    def _unresolve(self, row: StoredJob, reason: str, kind: str = "data", ref: str = "") -> bool:
+        next_run = _when(row.next_run)
+        item = UnresolvedJob(row.id, row.name, ref or row.func_ref, reason, next_run, kind)
+        self._unresolved[row.id] = (row, item)
         logger.warning(
             "stored job %s (%r) not loaded, kept in the store: %s", row.id, row.name, reason
         )
+        self._report(item)
         return False
 
+    def _report(self, item: UnresolvedJob) -> None:
+        engine = self._engine
+        if engine is not None:
+            event = JobUnloadable(
+                timestamp=engine.clock.now(),
+                job_id=item.id,
+                job_name=item.name,
+                func_ref=item.func_ref,
+                kind=item.kind,
+                reason=item.reason,
+            )
+            hooks_of(engine).emit(event)
+
+    def _unseal(self, row: StoredJob) -> str:
+        """Check a record's seal and return its function reference (decrypted when sealed).
+
+        Raises:
+            TamperedRecordError: the seal does not match, is malformed, or is missing where
+                this journal requires seals.
+            DecryptionError: sealed with a key id not in the keyring, or no keyring at all.
+        """
+        seal = row.options.get("seal")
+        if seal is None:
+            if self._sealing and not self.accept_unsealed:
+                raise TamperedRecordError(
+                    f"job {row.id!r}: the record has no seal, but this store's records are sealed "
+                    f"(a keyring in production mode): it was written without the keyring, in "
+                    f"test mode or by an older asyncron, or its seal was removed. If you have "
+                    f"just configured the keyring or upgraded, start once with "
+                    f"accept_unsealed=True to seal the existing records"
+                )
+            return row.func_ref
+        kid = seal.get("mac", {}).get("kid") if isinstance(seal, dict) else None
+        if self.keyring is None:
+            raise DecryptionError(
+                f"job {row.id!r}: the record is sealed (key id {kid!r}) but no keyring is "
+                f"configured; pass keyring=Keyring(...)"
+            )
+        if not isinstance(seal, dict):
+            raise TamperedRecordError(f"job {row.id!r}: the record's seal is malformed")
+        self.keyring.verify(seal.get("mac"), record_bytes(row.to_doc()), job_id=row.id)
+        return self.keyring.decrypt(seal.get("ref"), job_id=row.id, field="func_ref").decode()
+
     def _restore(self, row: StoredJob, now: datetime) -> bool:
-        """Bring one stored job back into the engine; False when it stays unresolved."""
+        """Bring one stored job back into the engine; False when it stays unresolved.
+
+        A record is data from outside: whatever it makes a decoder raise (an unknown zone, a
+        time out of range, an interval that overflows, nesting too deep), this record stays
+        unresolved with the reason, and the other records load.
+        """
+        ref = ""
+        try:
+            ref = self._unseal(row)
+            func = self.registry.resolve(ref)
+            return self._restore_row(row, now, ref, func)
+        except Exception as exc:
+            kind = (
+                "function"
+                if isinstance(exc, LookupError)
+                else "seal"
+                if isinstance(exc, DecryptionError)
+                else "data"
+            )
+            text = str(exc.args[0]) if isinstance(exc, UnvouchedFunctionError) else str(exc)
+            if not isinstance(exc, InvalidJobError | ArgumentDecodeError | DecryptionError) and (
+                kind == "data"
+            ):
+                text = f"unreadable record ({type(exc).__name__}: {text})"
+            reason = text if text.startswith("job ") else f"job {row.id}: {text}"
+            return self._unresolve(row, reason, kind, ref)
+
+    def _restore_row(
+        self, row: StoredJob, now: datetime, ref: str, func: Callable[..., Any]
+    ) -> bool:
         engine = self._engine
         assert engine is not None
-        try:
-            func = self.registry.resolve(row.func_ref)
-        except LookupError as exc:
-            return self._unresolve(row, f"job {row.id}: {exc.args[0]}")
-        try:
-            trigger = trigger_from_doc(row.trigger, f"job {row.id} trigger")
-            args, kwargs = decode_arguments(
-                self._open_sealed(row.arguments, row.id, "arguments"), f"job {row.id} arguments"
+        trigger = trigger_from_doc(row.trigger, f"job {row.id} trigger")
+        args, kwargs = decode_arguments(
+            self._open_sealed(row.arguments, row.id, "arguments"), f"job {row.id} arguments"
+        )
+        result: Any = None
+        if row.result is not None and row.error is None:
+            result = decode_value(
+                json.loads(self._open_sealed(row.result, row.id, "result")),
+                f"job {row.id} result",
             )
-            result: Any = None
-            if row.result is not None and row.error is None:
-                result = decode_value(
-                    json.loads(self._open_sealed(row.result, row.id, "result")),
-                    f"job {row.id} result",
-                )
-            status = JobStatus(row.status)
-            options = dict(row.options)
-            policy = (
-                MisfirePolicy.from_doc(options["misfire"]) if "misfire" in options else self.misfire
-            )
-            job_opts = options.pop("job", None) or {}
-            # per job: configure_job(), else the engine's own JobOptions.on_crash, else ours
-            on_crash = options.get("on_crash", job_opts.get("on_crash", self.on_crash))
-            grace = job_opts.get("misfire_grace_time")
-            if "misfire" not in options and (
-                grace is not None
-                or any(k in job_opts for k in ("misfire", "misfire_max_count", "misfire_max_age"))
-            ):
-                policy = MisfirePolicy(
-                    job_opts.get("misfire", policy.mode),
-                    grace if grace is not None else policy.grace_time,
-                    job_opts.get("misfire_max_count", policy.max_count),
-                    job_opts.get("misfire_max_age", policy.max_age),
-                )
-        except (ArgumentDecodeError, DecryptionError, InvalidJobError, ValueError) as exc:
-            return self._unresolve(
-                row, str(exc) if str(exc).startswith("job ") else f"job {row.id}: {exc}"
+        status = JobStatus(row.status)
+        options = dict(row.options)
+        seal = options.pop("seal", None)
+        policy = (
+            MisfirePolicy.from_doc(options["misfire"]) if "misfire" in options else self.misfire
+        )
+        job_opts = options.pop("job", None) or {}
+        # per job: configure_job(), else the engine's own JobOptions.on_crash, else ours
+        on_crash = options.get("on_crash", job_opts.get("on_crash", self.on_crash))
+        grace = job_opts.get("misfire_grace_time")
+        if "misfire" not in options and (
+            grace is not None
+            or any(k in job_opts for k in ("misfire", "misfire_max_count", "misfire_max_age"))
+        ):
+            policy = MisfirePolicy(
+                job_opts.get("misfire", policy.mode),
+                grace if grace is not None else policy.grace_time,
+                job_opts.get("misfire_max_count", policy.max_count),
+                job_opts.get("misfire_max_age", policy.max_age),
             )
 
         run_count, failure_count, error = row.run_count, row.failure_count, row.error
@@ -587,7 +765,7 @@ class StoreJournal(Journal):
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
         try:
-            job = hooks_of(engine).restore_job(
+            stored = RestoredJob(
                 job_id=row.id,
                 name=row.name,
                 func=func,
@@ -604,11 +782,16 @@ class StoreJournal(Journal):
                 error=error,
                 result=result,
                 failure_count=failure_count,
-                ref=row.func_ref,
+                ref=ref,
             )
+            job = hooks_of(engine).restore_job(stored)
         except (InvalidJobError, ValueError) as exc:
             return self._unresolve(row, f"job {row.id}: {exc}")
-        rec = _Rec(row.func_ref, row.trigger, self._reuse_sealed(row.arguments))
+        rec = _Rec(ref, row.trigger, self._reuse_sealed(row.arguments))
+        if isinstance(seal, dict) and self._sealing:
+            rec.ref_env = self._reuse_sealed(seal.get("ref"))
+        if self._sealing and rec.ref_env is None:
+            dirty = True  # unsealed, or sealed with an older key: seal it at the next save
         rec.last_fire = row.last_fire
         rec.options = options
         rec.version = row.version
@@ -670,14 +853,25 @@ class StoreJournal(Journal):
 
     # -- encoding helpers -----------------------------------------------------------------------
 
+    @property
+    def _encrypting(self) -> bool:
+        return self.keyring is not None and not self.test_mode
+
+    @property
+    def _sealing(self) -> bool:
+        """Records are sealed: a keyring in production mode, on a store of this process only
+        (the nodes sharing a PostgreSQL store rewrite each other's rows; the database's own
+        access control is the boundary there)."""
+        return self._encrypting and not self.store.supports_claims
+
     def _seal(self, raw: bytes, job_id: str, field: str = "arguments") -> Any:
-        if self.keyring is None:
+        if self.keyring is None or not self._encrypting:
             return json.loads(raw)
         return self.keyring.encrypt(raw, job_id=job_id, field=field)
 
     def _reuse_sealed(self, stored: Any) -> Any:
         """The stored value if it can be written back as is (same key), else None."""
-        if self.keyring is None:
+        if self.keyring is None or not self._encrypting:
             return None if is_envelope(stored) else stored
         if is_envelope(stored) and stored.get("kid") == self.keyring.active:
             return stored
@@ -718,10 +912,18 @@ class StoreJournal(Journal):
             options["job"] = rec.opts_doc
         rec.version += 1
         nxt = job.next_fire
-        return StoredJob(
+        sealing = self._sealing
+        if sealing:
+            assert self.keyring is not None
+            if rec.ref_env is None:
+                rec.ref_env = self.keyring.encrypt(
+                    rec.func_ref.encode(), job_id=job.id, field="func_ref"
+                )
+            options["seal"] = {"ref": rec.ref_env}
+        snap = StoredJob(
             id=job.id,
             name=job.name,
-            func_ref=rec.func_ref,
+            func_ref=SEALED_REF if sealing else rec.func_ref,
             trigger=rec.trigger_doc,
             arguments=rec.arguments,
             status=job.status.value,
@@ -737,6 +939,10 @@ class StoreJournal(Journal):
             options=options,
             version=rec.version,
         )
+        if sealing:
+            assert self.keyring is not None
+            options["seal"]["mac"] = self.keyring.seal(record_bytes(snap.to_doc()), job_id=job.id)
+        return snap
 
     # -- the writer -----------------------------------------------------------------------------
 
@@ -755,7 +961,7 @@ class StoreJournal(Journal):
         while True:
             await wake.wait()
             wake.clear()
-            if self.flush_delay:
+            if self.flush_delay and not self._gated:
                 await asyncio.sleep(self.flush_delay)
             else:
                 await asyncio.sleep(0)  # let this loop iteration finish its changes first
@@ -778,6 +984,7 @@ class StoreJournal(Journal):
             self._release_waiters(None)
             return
         gen = self._gen
+        self._gated = False
         batch, self._dirty = self._dirty, {}
         removed, self._removed = self._removed, set()
         puts = [self._snapshot(job, self._recs[job_id]) for job_id, job in batch.items()]

@@ -8,13 +8,14 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from ._core._hooks import hooks_of, schedule_request
 from ._model import JobOptions
 from ._persistence import MisfirePolicy, OnCrash, StoreJournal, UnresolvedJob
 from ._refs import FunctionRegistry
 from ._scheduler import AsyncScheduler
 from ._sync import Scheduler, _classic
 from .abc import Clock, Store, Trigger
-from .stores._url import store_from_url
+from .stores._url import store_from_path, store_from_url
 
 if TYPE_CHECKING:
     from ._crypto import Keyring
@@ -28,10 +29,7 @@ def _store_for(state_file: str | os.PathLike[str] | Store) -> Store:
     text = os.fspath(state_file)
     if "://" in text:
         return store_from_url(text)
-    suffix = os.path.splitext(text)[1].lower()
-    if suffix in (".db", ".sqlite", ".sqlite3"):
-        return store_from_url("sqlite://" + text)
-    return store_from_url("json://" + text)
+    return store_from_path(text, default="json")
 
 
 class PersistentScheduler(Scheduler):
@@ -49,12 +47,20 @@ class PersistentScheduler(Scheduler):
 
     Args:
         state_file: a JSON file path (default kind), a path ending in ``.db``/``.sqlite``
-            (SQLite), a store URL (``sqlite:///var/lib/app/jobs.db``) or a
+            (SQLite), a store URL (``sqlite:////var/lib/app/jobs.db``) or a
             :class:`~asyncron.abc.Store`.
-        keyring: encrypt stored arguments (``asyncron[crypto]``).
+        keyring: encrypt and seal stored jobs (``asyncron[crypto]``): in production mode (the
+            default, ``test_mode = False``) each saved job's function reference and arguments
+            are encrypted and the whole record is authenticated (AES-GCM), so the file can be
+            neither read nor edited to call something else; ``test_mode = True`` saves them in
+            plain form, for tests.
         misfire: the default misfire policy (default: run the latest missed fire once).
         on_crash: what to do with a run cut short by a crash: ``"abandon"`` or ``"rerun"``.
-        allowed_modules: module prefixes that stored ``module:qualname`` references may import.
+        allowed_modules: module prefixes whose functions stored ``module:qualname``
+            references may name (and import). Jobs saved by this facade name their functions by
+            ``function_name``, which :meth:`register_function` vouches for.
+        accept_unsealed: with a keyring, load saved jobs that have no seal yet (saved before the
+            keyring was given, or by an older asyncron) and seal them; for one start.
         dispatcher: what runs due sync callbacks (see :class:`~asyncron.Scheduler`).
 
     Raises:
@@ -69,6 +75,7 @@ class PersistentScheduler(Scheduler):
         misfire: MisfirePolicy | None = None,
         on_crash: OnCrash = "abandon",
         allowed_modules: Iterable[str] = (),
+        accept_unsealed: bool = False,
         max_workers: int | None = None,
         stop_timeout: float = 10.0,
         clock: Clock | None = None,
@@ -85,6 +92,7 @@ class PersistentScheduler(Scheduler):
             misfire=misfire,
             on_crash=on_crash,
             only_named=True,
+            accept_unsealed=accept_unsealed,
         )
         super().__init__(
             dispatcher,
@@ -96,6 +104,10 @@ class PersistentScheduler(Scheduler):
             job_defaults=job_defaults,
             timezone=timezone,
         )
+
+    def _set_test_mode(self, value: bool) -> None:
+        super()._set_test_mode(value)
+        self._journal.test_mode = value  # saved from the next write on
 
     def _make_engine(self, **options: Any) -> AsyncScheduler:
         return AsyncScheduler(store=self._journal, **options)
@@ -134,20 +146,22 @@ class PersistentScheduler(Scheduler):
                 function.
             StoreError: the job could not be written (it is kept and retried in the background).
         """
-        options.update(job_id=job_id, replace=replace, depends_on=depends_on)
-        if function_name is None:
-            return super().schedule(func, name, trigger, args, kwargs, max_runs, **options)
-        add = functools.partial(
-            self._engine.schedule_nowait,
+        request = schedule_request(
             func,
             name,
             trigger,
             args,
             kwargs,
             max_runs,
+            job_id=job_id,
             function_name=function_name,
+            replace=replace,
+            depends_on=depends_on,
             **options,
         )
+        add = functools.partial(hooks_of(self._engine).schedule, request)
+        if function_name is None:
+            return self._call_nowait(add)
         if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
             return add()
         new_id: str = self._call("schedule", self._schedule_saved, add)

@@ -638,9 +638,7 @@ class JobPipeline:
             else:
                 assert executor is not None
                 args = (arg,) if step.takes_input else ()
-                value = await call_in_thread(
-                    loop, executor, step.func, args, self._abandon_threads
-                )
+                value = await call_in_thread(loop, executor, step.func, args, self._abandon_threads)
                 if inspect.isawaitable(value):
                     # a plain callable returning an awaitable (``lambda rows: save(rows)``), as
                     # the scheduler does

@@ -7,10 +7,18 @@ A stored job names its function, it never contains it. Two kinds of names exist:
 * a ``module:qualname`` reference, derived at schedule time for plain module-level functions
   (checked to resolve back to the very same object).
 
-Loading is where a tampered store could try to run code (``os:system``, ``builtins:eval``) or
-import a module with side effects. Resolution therefore never imports anything unless the module
-is under an explicitly allowed prefix, refuses standard-library and builtin modules, and accepts
-only plain Python functions defined where the reference says (RELIABILITY D4, R7).
+Loading is where a tampered store could try to run code: name ``os:system``, another function
+of the application's own modules, a private helper of a library that happens to be imported. A
+stored reference therefore resolves only to a function the application *vouched for in this
+process* (RELIABILITY D4, R7), in one of four ways:
+
+* registered by name in the journal's :class:`FunctionRegistry` (``register_function``);
+* scheduled by object in this process (``schedule(func, ...)`` records ``func`` as vouched);
+* marked with :func:`storable` (``@asyncron.storable``) or passed to :func:`vouch`;
+* defined in a module under ``allowed_modules=`` (which may then also be imported).
+
+"Importable" or "already imported" is never enough, standard-library and builtin modules are
+always refused, and only plain Python functions defined where the reference says are accepted.
 """
 
 from __future__ import annotations
@@ -25,9 +33,29 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import InvalidJobError
+from .errors import InvalidJobError, UnresolvedJobError
 
-__all__ = ["FunctionRegistry", "derive_ref", "is_stdlib_module"]
+__all__ = [
+    "FunctionRegistry",
+    "UnvouchedFunctionError",
+    "derive_ref",
+    "is_stdlib_module",
+    "storable",
+    "vouch",
+    "vouched",
+]
+
+
+class UnvouchedFunctionError(UnresolvedJobError):
+    """A stored reference names a function the application did not vouch for in this process
+    (a ``LookupError``). The record is kept in the store and never run."""
+
+
+# The functions the application vouched for in this process, by ``module:qualname``: marked
+# with @storable / vouch(), or scheduled by object. Module-level functions live as long as their
+# module, so plain references are fine; the newest object of a ref wins (a reloaded module).
+_VOUCHED: dict[str, Callable[..., Any]] = {}
+_VOUCHED_LOCK = threading.Lock()
 
 
 _STDLIB = frozenset(sys.stdlib_module_names) | frozenset(sys.builtin_module_names)
@@ -51,6 +79,78 @@ def _lookup(module: types.ModuleType, qualname: str) -> object | None:
         if obj is None:
             return None
     return obj
+
+
+def _function_ref(func: object, what: str) -> str:
+    """``module:qualname`` of a plain module-level function (not checked against its module,
+    which may still be executing when a decorator runs).
+
+    Raises:
+        InvalidJobError: not a plain function, a lambda, a nested function or a standard-library
+            function; the message names ``what``.
+    """
+    if not _is_plain_function(func):
+        raise InvalidJobError(
+            f"{what}: {func!r} is not a plain Python function; only module-level functions can be "
+            f"vouched for (register other callables by name with register_function)"
+        )
+    assert isinstance(func, types.FunctionType)
+    module, qualname = func.__module__, func.__qualname__
+    if func.__name__ == "<lambda>" or "<locals>" in qualname:
+        raise InvalidJobError(
+            f"{what}: {module}:{qualname} is a lambda or nested function; only module-level "
+            f"functions can be vouched for (register it by name with register_function)"
+        )
+    if not module or is_stdlib_module(module):
+        raise InvalidJobError(
+            f"{what}: {module}:{qualname} is a standard-library function; stored jobs may never "
+            f"name one (wrap it in a function of your own)"
+        )
+    return f"{module}:{qualname}"
+
+
+def vouch(*funcs: Callable[..., Any]) -> None:
+    """Declare that stored jobs may name these module-level functions (for functions you cannot
+    decorate with :func:`storable`, such as another package's). Applies to every store of this
+    process, from now on; a stored job already waiting for one of them comes back when a
+    scheduler registers or schedules something, or on ``journal.retry_unresolved()``.
+
+    Raises:
+        InvalidJobError: a value is not a plain module-level function, or is a standard-library
+            function.
+    """
+    refs = [(_function_ref(f, "vouch"), f) for f in funcs]
+    with _VOUCHED_LOCK:
+        for ref, func in refs:
+            _VOUCHED[ref] = func
+
+
+def storable(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator: stored jobs may name this function (``module:qualname``), so a job that uses
+    it comes back after a restart even before the application schedules it again::
+
+        @asyncron.storable
+        async def send_report(team: str) -> None: ...
+
+    Returns the function unchanged.
+
+    Raises:
+        InvalidJobError: not a plain module-level function (a lambda, a nested function, a
+            method, a callable object) or a standard-library function.
+    """
+    vouch(func)
+    return func
+
+
+def vouched(ref: str) -> Callable[..., Any] | None:
+    """The function vouched for (storable, vouch or scheduled by object) under ``ref``."""
+    with _VOUCHED_LOCK:
+        return _VOUCHED.get(ref)
+
+
+def _vouch_scheduled(ref: str, func: Callable[..., Any]) -> None:
+    with _VOUCHED_LOCK:
+        _VOUCHED[ref] = func
 
 
 def derive_ref(func: Callable[..., Any]) -> str:
@@ -106,9 +206,9 @@ class FunctionRegistry:
 
     Args:
         allowed_modules: module prefixes (``"myapp"`` allows ``myapp`` and ``myapp.*``) whose
-            ``module:qualname`` references may be *imported* while loading. Without it, a
-            reference resolves only if its module is already imported; standard-library modules
-            never resolve.
+            plain functions stored ``module:qualname`` references may name, importing the module
+            if needed. Without it, a reference resolves only to a function vouched for otherwise
+            (see :meth:`resolve`); standard-library modules never resolve.
     """
 
     def __init__(self, allowed_modules: Iterable[str] = ()) -> None:
@@ -146,51 +246,55 @@ class FunctionRegistry:
         return any(module == p or module.startswith(p + ".") for p in self.allowed_modules)
 
     def resolve(self, ref: str) -> Callable[..., Any]:
-        """The function a stored reference names.
+        """The function a stored reference names, if the application vouched for it.
 
-        A registered name wins. Otherwise ``module:qualname`` resolves to a plain function defined
-        there, when the module is already imported or is under an allowed prefix (then it may be
-        imported). Never imports anything else.
+        In order: a name registered here; a function marked :func:`storable`, passed to
+        :func:`vouch` or scheduled by object in this process; a plain function defined in a
+        module under ``allowed_modules`` (imported if needed). Nothing else resolves, however
+        importable: a reference to an unvouched function of an imported module is refused.
 
         Raises:
-            LookupError: not resolvable; the message names the reference, the reason, and close
-                registered names.
+            UnvouchedFunctionError: (a ``LookupError``) not resolvable; the message names the
+                reference, the reason, what to do, and close registered names.
         """
         func = self.get(ref)
         if func is not None:
             return func
         module, sep, qualname = ref.partition(":")
         if not sep or not module or not qualname:
-            raise LookupError(self._missing(ref, "it is not a registered name"))
+            raise UnvouchedFunctionError(self._missing(ref, "it is not a registered name"))
         if is_stdlib_module(module):
-            raise LookupError(
+            raise UnvouchedFunctionError(
                 f"function {ref!r} refused: standard-library and builtin modules cannot be "
-                f"referenced by stored jobs"
+                f"referenced by stored jobs; a stored job naming one is never run"
+            )
+        func = vouched(ref)
+        if func is not None:
+            return func
+        if not self._allowed(module):
+            raise UnvouchedFunctionError(
+                f"function {ref!r} refused: the application did not vouch for it in this process "
+                f"(it is not registered, not marked @asyncron.storable, not scheduled by object "
+                f"since start, and {module!r} is not under allowed_modules). If it is yours, do "
+                f"one of those before the scheduler starts; a stored job naming anything else is "
+                f"never run"
             )
         mod = sys.modules.get(module)
         if mod is None:
-            if not self._allowed(module):
-                raise LookupError(
-                    self._missing(
-                        ref,
-                        f"module {module!r} is not imported and not under allowed_modules, so it "
-                        f"was not imported",
-                    )
-                )
             try:
                 mod = importlib.import_module(module)
             except Exception as exc:
-                raise LookupError(
+                raise UnvouchedFunctionError(
                     f"function {ref!r}: importing {module!r} failed: {exc!r}"
                 ) from None
         obj = _lookup(mod, qualname)
         if not _is_plain_function(obj):
-            raise LookupError(
+            raise UnvouchedFunctionError(
                 self._missing(ref, f"{module}:{qualname} is not a plain function in that module")
             )
         assert isinstance(obj, types.FunctionType)
         if obj.__module__ != module or obj.__qualname__ != qualname:
-            raise LookupError(
+            raise UnvouchedFunctionError(
                 f"function {ref!r} refused: it names {obj.__module__}:{obj.__qualname__}, "
                 f"imported into {module!r}"
             )
@@ -223,4 +327,6 @@ class FunctionRegistry:
                         f"{func!r}; use another name or register this function under it"
                     )
             return given
-        return derive_ref(func)
+        ref = derive_ref(func)
+        _vouch_scheduled(ref, func)  # scheduled by object: the application vouches for it
+        return ref

@@ -149,6 +149,12 @@ class Executor(ABC):
 # -- stores ---------------------------------------------------------------------------------------
 
 
+# The POSIX seconds a stored time may hold: a day inside datetime's range (years 1 to 9999), so
+# that converting it back can never fail, in any time zone.
+_MIN_TS = -62135510400.0  # 0001-01-02T00:00:00Z
+_MAX_TS = 253402128000.0  # 9999-12-30T00:00:00Z
+
+
 @dataclass(frozen=True, slots=True)
 class StoredJob:
     """One job as a store keeps it: plain JSON-compatible data only.
@@ -237,6 +243,20 @@ class StoredJob:
                 raise ValueError(
                     f"job record {doc.get('id')!r}: field {name!r} has type "
                     f"{type(doc[name]).__name__}"
+                )
+        for name in ("next_run", "last_run", "last_fire", "running_fire"):
+            value = doc.get(name)
+            if value is not None and not (_MIN_TS <= value <= _MAX_TS):  # NaN fails too
+                raise ValueError(
+                    f"job record {doc.get('id')!r}: field {name!r} is {value!r}, not a time "
+                    f"between the years 1 and 9999 (POSIX seconds)"
+                )
+        for name in ("run_count", "failure_count", "max_runs", "version"):
+            value = doc.get(name)
+            if value is not None and not (0 <= value < 2**63):
+                raise ValueError(
+                    f"job record {doc.get('id')!r}: field {name!r} is {value!r}, not a count "
+                    f"from 0 to 2**63-1"
                 )
         names = {f.name for f in fields(cls)}
         known = {k: v for k, v in doc.items() if k in names}
@@ -564,9 +584,13 @@ class Journal(ABC):
         """Something stored about the job changed (status, next fire, counts, options...)."""
 
     @abstractmethod
-    def run_started(self, job: Any, fire_ts: float) -> None:
+    def run_started(self, job: Any, fire_ts: float) -> asyncio.Future[None] | None:
         """A run of the fire scheduled at ``fire_ts`` (POSIX seconds) started (a crash during it
-        must be visible at the next open)."""
+        must be visible at the next open).
+
+        Return None to let the job be called at once, or a *start gate*: a future the engine
+        awaits before it calls the job (done once the start is recorded; an exception fails
+        the run without calling the job)."""
 
     def job_removed(self, job: Any) -> None:  # noqa: B027 - optional: nothing to delete
         """The job was removed from the engine: forget it."""

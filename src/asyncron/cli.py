@@ -8,10 +8,14 @@ its arguments to an argparse sub-parser and returns the function that runs it.
 * ``asyncron run module:attr``: run a scheduler (or a Starlette/FastAPI/aiohttp app's scheduler)
   until Ctrl-C or SIGTERM, with a live table on a terminal and log lines otherwise.
 * ``asyncron jobs``, ``pause``, ``resume``, ``run-now`` (also ``run ID``), ``remove``: look at and
-  change the jobs kept in a store (``--store URL``).
+  change the jobs kept in a store (``--store URL``). ``jobs`` only reads: it opens a file store
+  read-only and creates nothing (no lock file, no table, no journal-mode change). Every store
+  command first checks, read-only, that the file is an asyncron store: another application's
+  file is refused (exit code 2) and left byte for byte.
 
 Exit codes: 0 success, 1 an error (one line on stderr; ``--debug`` adds the traceback), 2
-invalid input (argparse's convention for usage errors), 130 interrupted.
+invalid input (argparse's convention for usage errors; also a ``--store`` that is not an
+asyncron store), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -63,13 +67,19 @@ def _caret_lines(expression: str, position: int | None, token: str | None) -> li
     return [f"  {expression}", "  " + " " * position + "^" * width]
 
 
+#: The most fire times ``asyncron cron -n`` prints (a typo such as -n 100000000 would otherwise
+#: print for minutes).
+CRON_MAX_COUNT = 10_000
+
+
 def _build_cron(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("expression", help='cron expression, e.g. "0 9 * * 1-5" (quote it)')
     parser.add_argument(
         "--tz", dest="tz", default=None, help="IANA time zone (default: the local zone)"
     )
     parser.add_argument(
-        "-n", dest="count", type=int, default=5, help="how many fire times to print (default 5)"
+        "-n", dest="count", type=int, default=5,
+        help=f"how many fire times to print (default 5, at most {CRON_MAX_COUNT:,})"
     )
     parser.add_argument(
         "--from", dest="start", default=None,
@@ -90,17 +100,26 @@ def _build_cron(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._tz import resolve_zone
     from .abc import Trigger
     from .errors import CronParseError, InvalidTriggerError
     from .triggers.combinations import describe_trigger
     from .triggers.cron import CronTrigger
 
     expression: str = args.expression
-    if args.count < 0:
-        err.write(f"asyncron cron: error: -n must be 0 or more, got {args.count}\n")
+    if not 0 <= args.count <= CRON_MAX_COUNT:
+        err.write(
+            f"asyncron cron: error: -n must be 0 to {CRON_MAX_COUNT:,} (fire times printed), "
+            f"got {args.count}\n"
+        )
         return EXIT_USAGE
     try:
-        trigger = CronTrigger.from_expression(expression, args.tz)
+        given = None if args.tz is None else resolve_zone(args.tz, field="--tz")
+    except InvalidTriggerError as exc:
+        err.write(f"asyncron cron: error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        trigger = CronTrigger.from_expression(expression, given)
     except CronParseError as exc:
         lines = [f"asyncron cron: error: {exc}"]
         lines += _caret_lines(expression, exc.position, exc.token)
@@ -581,7 +600,8 @@ async def _wait_stopped(scheduler: AsyncScheduler) -> None:
 def _store_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store", required=True, metavar="URL",
-        help="the store: json:///path/jobs.json, sqlite:///path/jobs.db, a path, or "
+        help="the store: a path (jobs.db, /srv/app/jobs.json), sqlite:///jobs.db or "
+        "json:///jobs.json (relative), sqlite:////srv/app/jobs.db (absolute), or "
         "postgresql://user@host/db?schema=NAME",
     )  # fmt: skip
 
@@ -608,8 +628,9 @@ def _is_postgres(url: str) -> bool:
     return url.split("://", 1)[0].lower() in _POSTGRES_SCHEMES
 
 
-def _open_store_url(url: str) -> Store:
-    """The store ``url`` names, refusing to create a new, empty one by mistake.
+def _open_store_url(url: str, *, read_only: bool = False) -> Store:
+    """The store ``url`` names, refusing to create a new, empty one by mistake; a file store
+    opens read-only when ``read_only`` (PostgreSQL: the schema is checked first instead).
 
     Raises:
         CommandError: bad URL, or no store file at that path.
@@ -630,7 +651,7 @@ def _open_store_url(url: str) -> Store:
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
     try:
-        store = store_from_url(url)
+        store = store_from_url(url, read_only=read_only)
     except InvalidJobError as exc:
         raise CommandError(str(exc)) from exc
     path = getattr(store, "path", None)
@@ -707,8 +728,23 @@ def _job_doc(job: StoredJob) -> dict[str, Any]:
 
 
 def _run_store_command(command: str, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if command == "jobs":  # only reads
+        return asyncio.run(
+            _store_command(command, _open_store_url(args.store, read_only=True), args, out)
+        )
     store = _open_store_url(args.store)
+    if not _is_postgres(args.store):
+        # Look before writing: a file that is not an asyncron store (or a damaged one) is
+        # refused by a read-only open, before the writable open could create tables in it or
+        # move it aside.
+        asyncio.run(_probe(_open_store_url(args.store, read_only=True)))
     return asyncio.run(_store_command(command, store, args, out))
+
+
+async def _probe(store: Store) -> None:
+    """Open and close ``store`` (read-only): raises what opening it raises."""
+    async with _opened(store):
+        pass
 
 
 _FINAL = frozenset({"completed", "failed", "cancelled", "skipped"})
@@ -753,6 +789,8 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
                     "error",
                 ]
                 out.write(_plain_table(headers, rows) + "\n")
+            if not args.json:
+                _write_quarantined(store, out)
             return EXIT_OK
         job = await store.get_job(args.job_id)
         if job is None:
@@ -787,13 +825,22 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
         return EXIT_OK
 
 
+def _write_quarantined(store: Store, out: TextIO) -> None:
+    """List the records the store kept but could not read (a scheduler does not run them)."""
+    reasons = getattr(store, "quarantined", None) or []
+    if reasons:
+        out.write(f"{len(reasons)} record(s) kept in the store but not loaded (never run):\n")
+        for reason in reasons:
+            out.write(f"  {reason}\n")
+
+
 async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: TextIO) -> int:
     """Run one stored job in this process, record the run in the store, print its result.
 
     The other stored jobs are loaded but the scheduler is not started, so nothing else fires.
     """
     from ._persistence import StoreJournal
-    from ._refs import FunctionRegistry
+    from ._refs import FunctionRegistry, is_stdlib_module
     from ._scheduler import AsyncScheduler
 
     async with _opened(store):
@@ -809,7 +856,17 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    registry = FunctionRegistry([module])
+    # Import the job's module so that its @asyncron.storable marks (or vouch() calls) vouch for
+    # its functions, but do not trust the module wholesale: the record may have been edited to
+    # name another function of it, which must not run (see docs/persistence.md, threat model).
+    if not is_stdlib_module(module):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise CommandError(
+                f"job {row.id} ({row.name}): importing {module!r} failed: {exc!r}"
+            ) from None
+    registry = FunctionRegistry()
     # A plain journal, whatever the store: with PostgreSQL this process must not join the cluster
     # (it would claim fires and recover other nodes' leases); it loads the definitions and runs
     # the one job, as run_now does on any node (not claimed).
@@ -821,9 +878,9 @@ async def _run_now(store: Store, job_id: str, args: argparse.Namespace, out: Tex
         # Load the jobs without starting the dispatcher: only run_now runs anything.
         await journal.open(engine)
         try:
-            if await engine.get_job(row.id) is None:
-                reason = next((u.reason for u in journal.unresolved if u.id == row.id), "")
-                raise CommandError(f"job {row.id} ({row.name}) cannot be loaded: {reason}")
+            reason = journal.unresolved_reason(row.id)
+            if reason is not None or await engine.get_job(row.id) is None:
+                raise CommandError(f"job {row.id} ({row.name}) cannot be loaded: {reason or ''}")
             try:
                 result = await engine.run_now(row.id)
             except Exception as exc:
@@ -901,13 +958,20 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(
             f"asyncron {args.command}: error: {message.splitlines()[0] if message else type(exc).__name__}\n"
         )
-        return EXIT_ERROR
+        return EXIT_USAGE if _is_not_a_store(exc) else EXIT_ERROR
 
 
 def _is_asyncron_error(exc: BaseException) -> bool:
     from .errors import AsyncronError
 
     return isinstance(exc, AsyncronError)
+
+
+def _is_not_a_store(exc: BaseException) -> bool:
+    """``--store`` names something that is not an asyncron store: invalid input (exit code 2)."""
+    from .errors import NotAStoreError
+
+    return isinstance(exc, NotAStoreError)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ __all__ = [
     "InvalidTriggerError",
     "JobLookupError",
     "JobStateError",
+    "NotAStoreError",
     "PipelineError",
     "PipelineTimeoutError",
     "RunTimeoutError",
@@ -38,6 +39,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreVersionError",
+    "TamperedRecordError",
     "UnresolvedJobError",
 ]
 
@@ -167,7 +169,13 @@ class StoreVersionError(StoreError):
 
 
 class StoreCorruptError(StoreError):
-    """A store file could not be parsed. The file has been moved aside (never overwritten)."""
+    """An asyncron store file could not be parsed. A scheduler moves it aside (never overwrites
+    it); a read-only open (``asyncron jobs``) raises this and leaves the file where it is."""
+
+
+class NotAStoreError(StoreError):
+    """The file is not an asyncron store (another application's database, a config file, a
+    FIFO or a device); it was left byte for byte as it was, and nothing was created beside it."""
 
 
 class ArgumentDecodeError(AsyncronError, ValueError):
@@ -176,6 +184,11 @@ class ArgumentDecodeError(AsyncronError, ValueError):
 
 class DecryptionError(AsyncronError, ValueError):
     """Encrypted stored data could not be decrypted: missing key id, wrong key, or tampering."""
+
+
+class TamperedRecordError(DecryptionError):
+    """A stored record's seal does not match its content (edited, forged, copied from another
+    job, or unsealed where seals are required). The record is kept untouched and never run."""
 
 
 class UnresolvedJobError(AsyncronError, LookupError):

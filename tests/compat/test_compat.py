@@ -348,19 +348,21 @@ def test_a_job_without_trigger_runs_once_even_after_run_now(scheduler: Any) -> N
     assert calls == [1, 2] and scheduler.get_job(job_id).status is JobStatus.COMPLETED
 
 
-def test_start_stop_and_reading_jobs_after_stop() -> None:
+def test_start_stop_and_reading_jobs_after_stop(
+    loop_threads: Callable[[], list[threading.Thread]],
+) -> None:
     s = Scheduler(max_workers=2)
     job_id = s.schedule(lambda: 7)
     s.start()
-    thread = s._thread
-    s.start()
-    assert s._running is True and s._thread is thread and thread.is_alive()
+    thread = s.facade.loop_thread
+    s.start()  # a second start changes nothing: still running, on the same loop thread
+    assert s.facade.running and s.facade.loop_thread is thread
+    assert thread is not None and thread in loop_threads()
     assert wait_until(lambda: s.get_job(job_id).status is JobStatus.COMPLETED)
     s.stop()
     s.stop()
-    assert s._running is False and not thread.is_alive()
+    assert not s.facade.running and not thread.is_alive() and thread not in loop_threads()
     assert s.get_job(job_id).result == 7 and s.list_jobs(status=JobStatus.COMPLETED)
-    assert not [t for t in threading.enumerate() if t.name == "asyncron-loop" and t is thread]
 
 
 def test_the_asyncron_facade_is_underneath(scheduler: Any) -> None:

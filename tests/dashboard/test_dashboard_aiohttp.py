@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
@@ -22,33 +24,8 @@ from asyncron.integrations.aiohttp import setup_scheduler
 pytestmark = pytest.mark.asyncio
 
 
-async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
 async def beat() -> str:
     return "beat"
-
-
-class _Server:
-    def __init__(self, app: web.Application) -> None:
-        self.runner = web.AppRunner(app, shutdown_timeout=1)
-        self.url = ""
-
-    async def __aenter__(self) -> _Server:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self.runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
 
 
 def _session(url: str) -> ClientSession:
@@ -63,11 +40,14 @@ def _app(scheduler: AsyncScheduler, **options: Any) -> web.Application:
     return app
 
 
-async def test_api_page_and_actions_under_a_prefix() -> None:
+async def test_api_page_and_actions_under_a_prefix(
+    wait_for: Callable[..., Awaitable[None]],
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler()
     job_id = await scheduler.schedule(beat, name="heartbeat", trigger=0.02)
     app = _app(scheduler, allow_unauthenticated_actions=True)
-    async with _Server(app) as server, _session(server.url) as http:
+    async with serve_aiohttp(app, shutdown_timeout=1) as url, _session(url) as http:
         async with http.get("/ops/scheduler", allow_redirects=False) as response:
             assert response.status == 307
             assert response.headers["Location"] == "/ops/scheduler/"
@@ -80,7 +60,7 @@ async def test_api_page_and_actions_under_a_prefix() -> None:
             assert page.cookies[CSRF_COOKIE]["httponly"]
         async with http.get("/ops/scheduler/static/dashboard.js") as js:
             assert js.status == 200 and js.content_type == "text/javascript"
-        await _wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count >= 2)
+        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count >= 2)
         async with http.get("/ops/scheduler/api/jobs", params={"name": "heart"}) as response:
             body = await response.json()
             assert body["total"] == 1 and body["jobs"][0]["status"] in ("pending", "running")
@@ -95,7 +75,7 @@ async def test_api_page_and_actions_under_a_prefix() -> None:
         async with http.post(f"/ops/scheduler/api/jobs/{job_id}/pause") as response:
             assert response.status == 403
             assert "missing X-Asyncron-CSRF header" in (await response.json())["error"]
-        headers = {CSRF_HEADER: token, "Origin": server.url}
+        headers = {CSRF_HEADER: token, "Origin": url}
         async with http.post(
             f"/ops/scheduler/api/jobs/{job_id}/pause", headers=headers
         ) as response:
@@ -105,7 +85,7 @@ async def test_api_page_and_actions_under_a_prefix() -> None:
         # job then shows "running" until that run ends, and "paused" from then on (the
         # documented pause semantics), so the reply alone cannot say "paused" every time.
         assert reply["changed"] is True
-        await _wait_for(lambda: scheduler.get_job_nowait(job_id).status is JobStatus.PAUSED)  # type: ignore[union-attr]
+        await wait_for(lambda: scheduler.get_job_nowait(job_id).status is JobStatus.PAUSED)  # type: ignore[union-attr]
         runs = scheduler.get_job_nowait(job_id).run_count  # type: ignore[union-attr]
         await asyncio.sleep(0.1)  # five periods: no run starts while paused
         assert scheduler.get_job_nowait(job_id).run_count == runs  # type: ignore[union-attr]
@@ -118,7 +98,10 @@ def _never() -> Any:
     raise AssertionError("job vanished")
 
 
-async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors() -> None:
+async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors(
+    wait_for: Callable[..., Awaitable[None]],
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler()
     job_id = await scheduler.schedule(beat, name="heartbeat", trigger=60)
 
@@ -127,7 +110,10 @@ async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors() ->
             raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Basic"})
         return request.headers["Authorization"] == "Basic YWRtaW46YWRtaW4="
 
-    async with _Server(_app(scheduler, auth=auth)) as server, _session(server.url) as http:
+    async with (
+        serve_aiohttp(_app(scheduler, auth=auth), shutdown_timeout=1) as url,
+        _session(url) as http,
+    ):
         async with http.get("/ops/scheduler/api/jobs") as response:
             assert response.status == 401 and response.headers["WWW-Authenticate"] == "Basic"
         wrong = {"Authorization": "Basic bm9ib2R5Og=="}
@@ -140,12 +126,14 @@ async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors() ->
             f"/ops/scheduler/api/jobs/{job_id}/run", headers={**admin, CSRF_HEADER: token}
         ) as response:
             assert response.status == 202
-        await _wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count == 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count == 1)
 
 
-async def test_actions_are_refused_by_default_and_events_stream() -> None:
+async def test_actions_are_refused_by_default_and_events_stream(
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler()
-    async with _Server(_app(scheduler)) as server, _session(server.url) as http:
+    async with serve_aiohttp(_app(scheduler), shutdown_timeout=1) as url, _session(url) as http:
         async with http.get("/ops/scheduler/api/csrf") as response:
             token = (await response.json())["token"]
         job_id = await scheduler.schedule(beat, name="later", trigger=60)

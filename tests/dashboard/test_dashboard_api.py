@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,14 +20,6 @@ from asyncron.integrations.starlette import asyncron_lifespan
 pytestmark = pytest.mark.asyncio
 
 ORIGIN = "http://app"
-
-
-async def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 async def tick(label: str, token: str = "") -> str:
@@ -100,10 +91,12 @@ async def test_list_jobs_filters_by_status_and_name_substring() -> None:
         assert window["total"] == 3 and [j["id"] for j in window["jobs"]] == [ids["beat"]]
 
 
-async def test_job_detail_has_trigger_next_ten_fires_and_runs_with_error_and_traceback() -> None:
+async def test_job_detail_has_trigger_next_ten_fires_and_runs_with_error_and_traceback(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler)) as client:
-        await _wait_for(lambda: (scheduler.get_job_nowait(ids["boom"]) or _never()).run_count >= 2)
+        await wait_for(lambda: (scheduler.get_job_nowait(ids["boom"]) or _never()).run_count >= 2)
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()
         assert report["job"]["trigger"]["type"] == "cron"
         assert report["job"]["trigger"]["expression"] == "0 3 * * *"
@@ -144,7 +137,7 @@ async def test_actions_are_refused_without_auth_unless_explicitly_allowed() -> N
         assert (await client.get("/scheduler/api/jobs")).status_code == 200
 
 
-async def test_pause_resume_run_now_and_cancel() -> None:
+async def test_pause_resume_run_now_and_cancel(wait_for: Callable[..., Awaitable[None]]) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler, allow_unauthenticated_actions=True)) as client:
         headers = await _csrf(client)
@@ -159,9 +152,7 @@ async def test_pause_resume_run_now_and_cancel() -> None:
 
         ran = await client.post(f"{url}/run", headers=headers)
         assert ran.status_code == 202
-        await _wait_for(
-            lambda: (scheduler.get_job_nowait(ids["report"]) or _never()).run_count == 1
-        )
+        await wait_for(lambda: (scheduler.get_job_nowait(ids["report"]) or _never()).run_count == 1)
         job = await scheduler.get_job(ids["report"])
         assert job is not None and job.result == "tick emea"
 
@@ -262,17 +253,19 @@ async def test_auth_hook_may_raise_http_exception_like_a_fastapi_dependency() ->
         assert ok.status_code == 200
 
 
-async def test_arguments_and_results_are_hidden_unless_enabled() -> None:
+async def test_arguments_and_results_are_hidden_unless_enabled(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler)) as client:
-        await _wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
         body = (await client.get("/scheduler/api/jobs")).text
         assert "s3cret" not in body and "emea" not in body and "tick hb" not in body
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()["job"]
         assert report["arguments"] == "hidden" and report["args"] is None
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler, show_arguments=True)) as client:
-        await _wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()["job"]
         assert report["arguments"] == "shown"
         assert report["args"] == ["'emea'"] and report["kwargs"] == {"token": "'s3cret'"}
@@ -281,7 +274,9 @@ async def test_arguments_and_results_are_hidden_unless_enabled() -> None:
         assert beat["last_runs"][-1]["result"] == "'tick hb'"
 
 
-async def test_arguments_encrypted_at_rest_are_never_shown() -> None:
+async def test_arguments_encrypted_at_rest_are_never_shown(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     pytest.importorskip("cryptography", reason="cryptography is not installed (the [crypto] extra)")
     from asyncron.stores import FunctionRegistry, Keyring, MemoryStore, StoreJournal
 
@@ -296,7 +291,7 @@ async def test_arguments_encrypted_at_rest_are_never_shown() -> None:
             tick, name="secret", trigger=0.02, args=("card 4111",), function_name="tick"
         )
         plain = await scheduler.schedule(tick, name="plain", trigger=3600, args=("visible",))
-        await _wait_for(lambda: (scheduler.get_job_nowait(secret) or _never()).run_count >= 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(secret) or _never()).run_count >= 1)
         body = (await client.get("/scheduler/api/jobs")).json()
         by_name = {j["name"]: j for j in body["jobs"]}
         assert by_name["secret"]["arguments"] == "encrypted"
@@ -309,10 +304,10 @@ async def test_arguments_encrypted_at_rest_are_never_shown() -> None:
         ] == "shown"
 
 
-async def test_statistics_timeline_and_openapi() -> None:
+async def test_statistics_timeline_and_openapi(wait_for: Callable[..., Awaitable[None]]) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler)) as client:
-        await _wait_for(lambda: scheduler.statistics().fires >= 3)
+        await wait_for(lambda: scheduler.statistics().fires >= 3)
         stats = (await client.get("/scheduler/api/stats")).json()
         assert stats["jobs"] == 3 and stats["fires"] >= 3 and stats["failures"] >= 1
         # the two 20 ms jobs may be in a run at the instant of the snapshot

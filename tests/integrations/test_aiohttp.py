@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
@@ -25,14 +26,6 @@ from asyncron.integrations.aiohttp import (
 pytestmark = pytest.mark.asyncio
 
 
-async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
 def _app(scheduler: AsyncScheduler, fired: list[str]) -> web.Application:
     async def tick() -> None:
         fired.append("endpoint")
@@ -52,26 +45,10 @@ def _app(scheduler: AsyncScheduler, fired: list[str]) -> web.Application:
     return app
 
 
-class _Server:
-    """A real aiohttp server on 127.0.0.1 and a free port."""
-
-    def __init__(self, app: web.Application) -> None:
-        self.runner = web.AppRunner(app)
-        self.url = ""
-
-    async def __aenter__(self) -> _Server:
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self.runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.runner.cleanup()
-
-
-async def test_jobs_fire_and_an_endpoint_schedules_and_cancels() -> None:
+async def test_jobs_fire_and_an_endpoint_schedules_and_cancels(
+    wait_for: Callable[..., Awaitable[None]],
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler()
     fired: list[str] = []
 
@@ -81,12 +58,12 @@ async def test_jobs_fire_and_an_endpoint_schedules_and_cancels() -> None:
 
     app = _app(scheduler, fired)
     assert app[SCHEDULER_KEY] is scheduler
-    async with _Server(app) as server, ClientSession(server.url) as http:
+    async with serve_aiohttp(app) as url, ClientSession(url) as http:
         assert scheduler.running
-        await _wait_for(lambda: fired.count("beat") >= 2)
+        await wait_for(lambda: fired.count("beat") >= 2)
         async with http.post("/jobs") as response:
             job_id = (await response.json())["id"]
-        await _wait_for(lambda: fired.count("endpoint") >= 2)
+        await wait_for(lambda: fired.count("endpoint") >= 2)
         async with http.delete(f"/jobs/{job_id}") as response:
             assert await response.json() == {"cancelled": True}
         job = await scheduler.get_job(job_id)
@@ -94,7 +71,10 @@ async def test_jobs_fire_and_an_endpoint_schedules_and_cancels() -> None:
     assert not scheduler.running
 
 
-async def test_cleanup_waits_for_running_jobs() -> None:
+async def test_cleanup_waits_for_running_jobs(
+    wait_for: Callable[..., Awaitable[None]],
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler(stop_timeout=5)
     events: list[str] = []
 
@@ -103,13 +83,15 @@ async def test_cleanup_waits_for_running_jobs() -> None:
         await asyncio.sleep(0.2)
         events.append("finished")
 
-    async with _Server(_app(scheduler, [])):
+    async with serve_aiohttp(_app(scheduler, [])):
         await scheduler.schedule(slow)
-        await _wait_for(lambda: "started" in events)
+        await wait_for(lambda: "started" in events)
     assert events == ["started", "finished"]
 
 
-async def test_sub_app_handlers_find_the_parent_scheduler() -> None:
+async def test_sub_app_handlers_find_the_parent_scheduler(
+    serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
+) -> None:
     scheduler = AsyncScheduler()
 
     async def count(request: web.Request) -> web.Response:
@@ -119,7 +101,7 @@ async def test_sub_app_handlers_find_the_parent_scheduler() -> None:
     sub.router.add_get("/count", count)
     app = _app(scheduler, [])
     app.add_subapp("/admin", sub)
-    async with _Server(app) as server, ClientSession(server.url) as http:
+    async with serve_aiohttp(app) as url, ClientSession(url) as http:
         await scheduler.schedule(lambda: None, trigger=60)
         async with http.get("/admin/count") as response:
             assert await response.json() == 1

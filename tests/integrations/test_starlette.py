@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -23,14 +23,6 @@ from asyncron.integrations.starlette import asyncron_lifespan, get_scheduler
 pytestmark = pytest.mark.asyncio
 
 Sched = Annotated[AsyncScheduler, Depends(get_scheduler)]
-
-
-async def _wait_for(condition: Any, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
 
 
 def _client(app: Any) -> httpx.AsyncClient:
@@ -61,7 +53,9 @@ def _fastapi_app(scheduler: AsyncScheduler, fired: list[str]) -> FastAPI:
     return app
 
 
-async def test_fastapi_lifespan_starts_scheduler_and_decorated_jobs_fire() -> None:
+async def test_fastapi_lifespan_starts_scheduler_and_decorated_jobs_fire(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler = AsyncScheduler()
     fired: list[str] = []
 
@@ -74,11 +68,13 @@ async def test_fastapi_lifespan_starts_scheduler_and_decorated_jobs_fire() -> No
     async with app.router.lifespan_context(app):
         assert scheduler.running
         assert app.state.scheduler is scheduler
-        await _wait_for(lambda: fired.count("beat") >= 3)
+        await wait_for(lambda: fired.count("beat") >= 3)
     assert not scheduler.running
 
 
-async def test_endpoint_schedules_and_cancels_a_job() -> None:
+async def test_endpoint_schedules_and_cancels_a_job(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler = AsyncScheduler()
     fired: list[str] = []
     app = _fastapi_app(scheduler, fired)
@@ -86,7 +82,7 @@ async def test_endpoint_schedules_and_cancels_a_job() -> None:
         response = await client.post("/jobs", params={"every": 0.01})
         assert response.status_code == 200
         job_id = response.json()["id"]
-        await _wait_for(lambda: fired.count("endpoint") >= 2)
+        await wait_for(lambda: fired.count("endpoint") >= 2)
         assert (await client.delete(f"/jobs/{job_id}")).json() == {"cancelled": True}
         shown = (await client.get(f"/jobs/{job_id}")).json()
         assert shown["status"] == JobStatus.CANCELLED.value
@@ -96,7 +92,7 @@ async def test_endpoint_schedules_and_cancels_a_job() -> None:
         assert (await client.delete(f"/jobs/{job_id}")).json() == {"cancelled": False}
 
 
-async def test_shutdown_waits_for_running_jobs() -> None:
+async def test_shutdown_waits_for_running_jobs(wait_for: Callable[..., Awaitable[None]]) -> None:
     scheduler = AsyncScheduler(stop_timeout=5)
     events: list[str] = []
 
@@ -108,13 +104,15 @@ async def test_shutdown_waits_for_running_jobs() -> None:
     app = FastAPI(lifespan=asyncron_lifespan(scheduler))
     async with app.router.lifespan_context(app):
         job_id = await scheduler.schedule(slow)
-        await _wait_for(lambda: "started" in events)
+        await wait_for(lambda: "started" in events)
     assert events == ["started", "finished"]  # the lifespan exit waited for the run
     job = await scheduler.get_job(job_id)
     assert job is not None and job.status is JobStatus.COMPLETED
 
 
-async def test_shutdown_cancels_runs_past_the_stop_timeout() -> None:
+async def test_shutdown_cancels_runs_past_the_stop_timeout(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler = AsyncScheduler()
     events: list[str] = []
 
@@ -129,11 +127,13 @@ async def test_shutdown_cancels_runs_past_the_stop_timeout() -> None:
     app = FastAPI(lifespan=asyncron_lifespan(scheduler, stop_timeout=0.05))
     async with app.router.lifespan_context(app):
         await scheduler.schedule(stuck)
-        await _wait_for(lambda: "started" in events)
+        await wait_for(lambda: "started" in events)
     assert events == ["started", "cancelled"]
 
 
-async def test_composes_with_the_apps_own_lifespan() -> None:
+async def test_composes_with_the_apps_own_lifespan(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     scheduler = AsyncScheduler()
     order: list[str] = []
 
@@ -153,7 +153,7 @@ async def test_composes_with_the_apps_own_lifespan() -> None:
     app = Starlette(routes=[Route("/", home)], lifespan=asyncron_lifespan(scheduler, own))
     async with app.router.lifespan_context(app) as state, _client(app) as client:
         body = (await client.get("/")).json()
-        await _wait_for(lambda: "job" in order)
+        await wait_for(lambda: "job" in order)
     # the lifespan state (request.state under a server) merges both
     assert state == {"scheduler": scheduler, "db": "pool"}
     assert body == {"jobs": ["from-startup"]}
@@ -193,7 +193,9 @@ def _free_port() -> int:
         return port
 
 
-async def test_real_uvicorn_server_runs_jobs_and_stops_gracefully() -> None:
+async def test_real_uvicorn_server_runs_jobs_and_stops_gracefully(
+    wait_for: Callable[..., Awaitable[None]],
+) -> None:
     uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
     scheduler = AsyncScheduler()
     fired: list[str] = []
@@ -218,13 +220,13 @@ async def test_real_uvicorn_server_runs_jobs_and_stops_gracefully() -> None:
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     try:
-        await _wait_for(lambda: server.started)
+        await wait_for(lambda: server.started)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             job_id = (await client.post("/jobs", params={"every": 0.01})).json()["id"]
-            await _wait_for(lambda: len(fired) >= 2)
+            await wait_for(lambda: len(fired) >= 2)
             assert (await client.delete(f"/jobs/{job_id}")).json() == {"cancelled": True}
             await client.post("/slow")
-        await _wait_for(lambda: "started" in events)
+        await wait_for(lambda: "started" in events)
     finally:
         server.should_exit = True
         await serving

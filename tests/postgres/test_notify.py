@@ -123,7 +123,7 @@ async def test_describe_shows_the_runs_of_every_node(pg_dsn: str, schema: str) -
         return f"done {len(calls)}"
 
     for scheduler in (a, b):
-        scheduler._journal.registry.register("work", work)  # type: ignore[union-attr]
+        scheduler.register_function("work", work)
     async with a, b:
         job_id = await a.schedule(
             work,
@@ -177,7 +177,7 @@ async def test_a_dependent_job_never_runs_a_fire_twice_across_nodes(
         ran.append((name, info.fire_id))
 
     for scheduler in (a, b):
-        scheduler._journal.registry.register("step", step)  # type: ignore[union-attr]
+        scheduler.register_function("step", step)
     async with a, b:
         trigger = IntervalTrigger(seconds=0.1)
         await a.schedule(step, args=("up",), trigger=trigger, job_id="up", function_name="step")

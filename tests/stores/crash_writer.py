@@ -69,7 +69,7 @@ def writer(url: str, acks: str, seed: int) -> None:
 
 def check(url: str, acks: str) -> str | None:
     """None when the store is valid and holds every acknowledged operation, else the problem."""
-    kind, path = url.split("://", 1)
+    kind, path = url.split(":///", 1)
     rows: dict[str, StoredJob] = {}
     if kind == "json":
         if not os.path.exists(path):
@@ -124,7 +124,7 @@ def died_by_itself(pid: int, timeout: float) -> bool:
 def main() -> None:
     url, acks, kills, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     rng = random.Random(seed)
-    path = Path(url.split("://", 1)[1])
+    path = Path(url.split(":///", 1)[1])
     at_fault_point = torn_files = 0
     for i in range(kills):
         armed = i % 4 == 3

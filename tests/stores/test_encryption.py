@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,18 +30,19 @@ from asyncron.stores import (
     StoreJournal,
 )
 from asyncron.testing import VirtualClock
+from conftest import read_records
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 K1, K2 = Keyring.generate_key(), Keyring.generate_key()
 CANARY = "s3cr3t-CANARY"
 
 
-def journal(path: Path, keyring: Keyring | None) -> StoreJournal:
+def journal(path: Path, keyring: Keyring | None, **options: Any) -> StoreJournal:
     """A journal on ``path`` whose registry knows ``persist_jobs.record`` as ``"record"``."""
     registry = FunctionRegistry()
     registry.register("record", persist_jobs.record)
     store = SQLiteStore(path) if path.suffix == ".db" else JsonFileStore(path)
-    return StoreJournal(store, registry=registry, keyring=keyring)
+    return StoreJournal(store, registry=registry, keyring=keyring, **options)
 
 
 @pytest.fixture(params=["state.json", "jobs.db"])
@@ -87,7 +89,7 @@ async def test_missing_key_leaves_jobs_unresolved_and_bytes_untouched(
     digest = _digest_rows(path, ids)
     for keyring in (None, Keyring({"k2": K2})):
         clock = VirtualClock(start=T0 + timedelta(minutes=30))
-        j = journal(path, keyring)
+        j = journal(path, keyring, accept_unsealed=True)
         with caplog.at_level(logging.WARNING, "asyncron"):
             async with AsyncScheduler(clock=clock, store=j) as s:
                 assert {u.id for u in j.unresolved} == set(ids)
@@ -107,16 +109,13 @@ async def test_missing_key_leaves_jobs_unresolved_and_bytes_untouched(
 
 async def schedule_secret_jobs_plain(path: Path) -> str:
     clock = VirtualClock(start=T0)
-    j = journal(path, Keyring({"k1": K1}))
+    # without a keyring the row is written unencrypted and unsealed, as a job saved before
+    # encryption was turned on (the sealed rows are kept untouched meanwhile)
+    j = journal(path, None)
     async with AsyncScheduler(clock=clock, store=j) as s:
         jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("p",))
-    # store that one row unencrypted, as a job saved before encryption was turned on
-    store = SQLiteStore(path) if path.suffix == ".db" else JsonFileStore(path)
-    await store.open()
-    row = await store.get_job(jid)
-    assert row is not None
-    await store.write_batch([row.evolve(arguments={"args": ["p"], "kwargs": {}})])
-    await store.close()
+    row = next(r for r in read_records(path) if r["id"] == jid)
+    assert row["arguments"] == {"args": ["p"], "kwargs": {}} and "seal" not in row["options"]
     return jid
 
 
@@ -204,7 +203,7 @@ async def test_wrong_key_leaves_those_jobs_unresolved_and_others_load(path: Path
             persist_jobs.record, trigger="@hourly", args=("public",), function_name="record"
         )
     before = file_bytes(path)
-    wrong = journal(path, Keyring({"k9": Keyring.generate_key()}))
+    wrong = journal(path, Keyring({"k9": Keyring.generate_key()}), accept_unsealed=True)
     async with AsyncScheduler(clock=VirtualClock(), store=wrong) as s:
         unresolved = await s.list_jobs(JobStatus.UNRESOLVED)
         ok = await s.get_job(plain)

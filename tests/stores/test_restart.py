@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import persist_jobs
 import pytest
 
-from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus
-from asyncron.errors import InvalidJobError
+from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus, current_run
+from asyncron.errors import InvalidJobError, StoreError
 from asyncron.stores import (
     JsonFileStore,
     MisfirePolicy,
@@ -29,7 +30,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     persist_jobs.CALLS.clear()
     name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}://{tmp_path / name}"
+    return f"{request.param}:///{tmp_path / name}"
 
 
 def engine(url: str | StoreJournal, at: datetime) -> tuple[AsyncScheduler, VirtualClock]:
@@ -91,55 +92,6 @@ async def test_catch_up_all_runs_each_missed_fire_bounded(tmp_path: Path) -> Non
         job = await s.get_job(jid)
         assert job is not None and job.run_count == 3
         assert journal.misfires[jid].skipped == 7
-
-
-async def test_run_cut_short_by_crash_is_recorded_as_interrupted(
-    url: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    s, _clock = engine(url, T0)
-    async with s:
-        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("x",))
-    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
-    s, _clock = engine(url, T0 + timedelta(hours=1, minutes=5))
-    with caplog.at_level(logging.WARNING, "asyncron"):
-        async with s:
-            job = await s.get_job(jid)
-            assert job is not None and job.error is not None and "Interrupted" in job.error
-            assert job.run_count == 1 and job.failure_count == 1
-            assert job.next_run == T0 + timedelta(hours=2)
-    assert "interrupted" in caplog.text.lower() or "Interrupted" in caplog.text
-    assert persist_jobs.CALLS == []
-
-
-async def test_run_cut_short_by_crash_is_rerun_when_configured(tmp_path: Path) -> None:
-    persist_jobs.CALLS.clear()
-    path = tmp_path / "s.json"
-    s, clock = engine(StoreJournal(JsonFileStore(path), on_crash="rerun"), T0)
-    async with s:
-        jid = await s.schedule(persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("r",))
-    await _edit_row(f"json://{path}", jid, running_fire=T0.timestamp() + 3600,
-                    next_run=T0.timestamp() + 7200)  # fmt: skip
-    journal = StoreJournal(JsonFileStore(path), on_crash="rerun")
-    s, clock = engine(journal, T0 + timedelta(hours=1, minutes=5))
-    async with s:
-        for _ in range(5):
-            await clock.wait_idle()
-        assert persist_jobs.CALLS == [("r", None)]
-        assert journal.interrupted == [(jid, T0 + timedelta(hours=1))]
-
-
-async def test_per_job_on_crash_option_of_the_engine_is_stored_and_honoured(url: str) -> None:
-    s, _clock = engine(url, T0)
-    async with s:
-        jid = await s.schedule(
-            persist_jobs.record, trigger=IntervalTrigger(hours=1), args=("p",), on_crash="rerun"
-        )
-    await _edit_row(url, jid, running_fire=T0.timestamp() + 3600, next_run=T0.timestamp() + 7200)
-    s, clock = engine(url, T0 + timedelta(hours=1, minutes=5))
-    async with s:
-        for _ in range(5):
-            await clock.wait_idle()
-        assert persist_jobs.CALLS == [("p", None)]
 
 
 async def test_unregistered_function_is_kept_untouched_and_comes_back(url: str) -> None:
@@ -220,21 +172,12 @@ async def test_failed_run_error_survives_restart(url: str) -> None:
         assert job is not None and job.error == "ValueError: boom f" and job.failure_count == 1
 
 
-# -- helpers: edit the stored record as a crash or a tamperer would --------------------------------
+# -- helpers: edit the stored record as a tamperer would ------------------------------------------
 
 
 def _store(url: str) -> JsonFileStore | SQLiteStore:
-    kind, path = url.split("://", 1)
+    kind, path = url.split(":///", 1)
     return JsonFileStore(path) if kind == "json" else SQLiteStore(path)
-
-
-async def _edit_row(url: str, job_id: str, **changes: object) -> None:
-    store = _store(url)
-    await store.open()
-    row = await store.get_job(job_id)
-    assert row is not None
-    await store.write_batch([row.evolve(**changes)])
-    await store.close()
 
 
 async def _edit_trigger_zone(url: str, job_id: str, zone: str) -> None:
@@ -257,3 +200,122 @@ async def _raw_row(url: str, job_id: str) -> str:
     with sqlite3.connect(store.path) as conn:
         row = conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (job_id,)).fetchone()
     return str(row[0])
+
+
+# -- the start gate: an on_crash="abandon" job runs only once its start is on disk ------------
+
+SEEN: list[tuple[str, float | None, float]] = []
+
+
+def _running_fire_on_disk(url: str, job_id: str) -> float | None:
+    """The stored job's open run as the file holds it now (read beside the open store)."""
+    kind, path = url.split(":///", 1)  # four slashes: an absolute path
+    if kind == "json":
+        [doc] = [r for r in json.loads(Path(path).read_text())["jobs"] if r["id"] == job_id]
+    else:
+        import sqlite3
+
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            raw = conn.execute("SELECT doc FROM asyncron_jobs WHERE id=?", (job_id,)).fetchone()
+        doc = json.loads(raw[0])
+    value = doc.get("running_fire")
+    return None if value is None else float(value)
+
+
+def peek(url: str) -> None:
+    run = current_run()
+    assert run is not None
+    SEEN.append((url, _running_fire_on_disk(url, run.job_id), run.scheduled_at.timestamp()))
+
+
+async def apeek(url: str) -> None:
+    peek(url)
+
+
+@pytest.mark.parametrize("func", [peek, apeek])
+async def test_an_abandon_job_is_called_only_once_its_start_is_written(
+    url: str, func: Callable[[str], object]
+) -> None:
+    SEEN.clear()
+    s, clock = engine(url, T0)
+    async with s:
+        jid = await s.schedule(func, trigger=IntervalTrigger(minutes=1), args=(url,), max_runs=3)
+        await clock.advance(180)
+        job = await s.get_job(jid)
+    assert job is not None and job.run_count == 3 and job.error is None
+    fires = [(T0 + timedelta(minutes=m)).timestamp() for m in (1, 2, 3)]
+    # each run found its own start on disk when its body began
+    assert [(url, fire, fire) for fire in fires] == SEEN
+
+
+async def test_a_rerun_job_is_not_held_for_its_start(url: str) -> None:
+    """on_crash="rerun" may run twice anyway: its start is written behind the run (the fast
+    path), so the body runs before the write that records it."""
+    SEEN.clear()
+    journal = StoreJournal(_store(url))
+    s, clock = engine(journal, T0)
+    async with s:
+        await s.schedule(apeek, trigger=IntervalTrigger(minutes=1), args=(url,), on_crash="rerun")
+        await journal.flush()  # the job is on disk, its first start not yet
+        await clock.advance(60)
+    assert [(url, None, (T0 + timedelta(minutes=1)).timestamp())] == SEEN
+
+
+class _FailingWrites(JsonFileStore):
+    """A JSON store whose writes fail while ``failing`` is set (a full or lost disk)."""
+
+    failing = False
+
+    async def write_batch(self, put: Any, remove: Any = ()) -> None:
+        if self.failing:
+            raise StoreError(f"{self.description}: No space left on device")
+        await super().write_batch(put, remove)
+
+
+@pytest.mark.parametrize("func", [persist_jobs.record, persist_jobs.arecord])
+async def test_a_start_that_cannot_be_written_fails_the_run_without_calling_the_job(
+    tmp_path: Path, func: Callable[..., object]
+) -> None:
+    persist_jobs.CALLS.clear()
+    store = _FailingWrites(tmp_path / "s.json")
+    journal = StoreJournal(store)
+    s, clock = engine(journal, T0)
+    async with s:
+        jid = await s.schedule(func, trigger=IntervalTrigger(minutes=1), args=("g",))
+        await journal.flush()
+        store.failing = True
+        await clock.advance(60)
+        job = await s.get_job(jid)
+        assert persist_jobs.CALLS == []  # never called: a crash now would not know it ran
+        assert job is not None and job.failure_count == 1 and job.error is not None
+        assert job.error.startswith("StoreError: ") and "was not started" in job.error
+        assert (T0 + timedelta(minutes=1)).isoformat() in job.error
+        assert "No space left on device" in job.error
+        store.failing = False  # the disk is back: the next fire runs
+        await clock.advance(60)
+        job = await s.get_job(jid)
+    assert persist_jobs.CALLS == [("g", None)]
+    assert job is not None and job.run_count == 2 and job.error is None
+
+
+async def test_a_gated_sync_run_past_its_timeout_is_abandoned_in_its_thread(url: str) -> None:
+    """Behind the gate a sync run is still a sync run: past its timeout it is abandoned in its
+    thread (RunTimeoutError), as without a store."""
+    persist_jobs.CALLS.clear()
+    persist_jobs.RELEASE.clear()
+    s, clock = engine(url, T0)
+    try:
+        async with s:
+            jid = await s.schedule(
+                persist_jobs.block, trigger=IntervalTrigger(hours=1), args=("t",), timeout=0.05
+            )
+            await clock.advance(3600)
+            job = await s.get_job(jid)
+            [record] = await s.get_run_history(jid)
+            assert persist_jobs.CALLS == [("t", None)]  # the body did start
+            persist_jobs.RELEASE.set()
+    finally:
+        persist_jobs.RELEASE.set()
+    assert record.outcome == "timed_out"
+    assert job is not None and job.error is not None and job.error.startswith("RunTimeoutError")
+    assert "a sync callable cannot be interrupted, so it was abandoned in its thread" in job.error

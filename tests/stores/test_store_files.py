@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from asyncron.abc import StoredJob
+from asyncron.errors import NotAStoreError
 from asyncron.stores import (
     JsonFileStore,
     SQLiteStore,
@@ -30,8 +31,9 @@ ROW = StoredJob("a", "a", "persist_jobs:record", {"type": "interval"}, {"args": 
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"{", b'{"format":"asyncron.jobs","version":1,"jobs":[{"id":', b"\x00\x01garbage",
-     b'{"format":"other"}', b'{"format":"asyncron.jobs","version":1,"jobs":{}}', b"[]"],
+    [b"", b"\x00" * 4096, b"{", b'{"format":"asyncron.jobs","version":1,"jobs":[{"id":',
+     b'{"format":"asyncron.jobs","version":1,"jobs":{}}',
+     b'{\n  "format": "asyncron.jobs",\n  "version": "one"\n}\n'],
 )  # fmt: skip
 async def test_corrupt_json_file_is_moved_aside_never_overwritten(
     tmp_path: Path, content: bytes, caplog: pytest.LogCaptureFixture
@@ -66,6 +68,22 @@ async def test_one_bad_record_is_kept_verbatim_and_the_rest_load(tmp_path: Path)
     assert bad in json.loads(path.read_text())["jobs"]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"\x00\x01garbage", b'{"format":"other"}', b"[]", b'{"debug": true}\n', b"null", b"key = 1\n"],
+)
+async def test_a_json_file_that_is_not_a_store_is_refused_and_left_alone(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with pytest.raises(NotAStoreError, match=r"is not an asyncron store .*left untouched"):
+        await JsonFileStore(path).open()
+    assert path.read_bytes() == content
+    assert sorted(os.listdir(tmp_path)) == ["state.json", "state.json.lock"]
+    await JsonFileStore(path).close()
+
+
 async def test_newer_json_format_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     content = json.dumps({"format": "asyncron.jobs", "version": 99, "jobs": []})
@@ -89,17 +107,33 @@ async def test_newer_sqlite_schema_is_refused(tmp_path: Path) -> None:
         await SQLiteStore(path).open()
 
 
-async def test_garbage_sqlite_file_is_moved_aside(tmp_path: Path) -> None:
+async def test_an_asyncron_database_with_a_clobbered_header_is_moved_aside(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "jobs.db"
-    path.write_bytes(b"this is not a database" * 100)
+    store = SQLiteStore(path)
+    await store.open()
+    await store.write_batch([ROW])
+    await store.close()
+    damaged = b"this is not a database" * 5 + path.read_bytes()[110:]
+    path.write_bytes(damaged)
     store = SQLiteStore(path)
     await store.open()
     try:
-        assert store.moved_aside is not None
-        assert store.moved_aside.read_bytes().startswith(b"this is not")
+        assert store.moved_aside is not None and store.moved_aside.read_bytes() == damaged
         assert await store.integrity_check() == "ok"
+        assert await store.list_jobs() == []
     finally:
         await store.close()
+
+
+async def test_a_file_that_is_not_a_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(NotAStoreError, match="cannot be read as an SQLite database"):
+        await SQLiteStore(path).open()
+    assert path.read_bytes() == b"this is not a database" * 100
+    assert sorted(os.listdir(tmp_path)) == ["jobs.db", "jobs.db.lock"]
 
 
 async def test_sqlite_uses_wal(tmp_path: Path) -> None:
@@ -116,7 +150,7 @@ async def test_sqlite_uses_wal(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["state.json", "jobs.db"])
 async def test_second_process_on_same_file_gets_clear_error(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
-    store = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}://{path}")
+    store = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}:///{path}")
     await store.open()
     try:
         code = textwrap.dedent(
@@ -142,7 +176,7 @@ async def test_second_process_on_same_file_gets_clear_error(tmp_path: Path, name
         assert "PostgreSQL" in out.stdout
     finally:
         await store.close()
-    again = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}://{path}")
+    again = store_from_url(f"{'json' if name.endswith('json') else 'sqlite'}:///{path}")
     await again.open()  # released on close
     await again.close()
 
@@ -159,9 +193,9 @@ async def test_same_process_second_store_object_is_refused(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     ("url", "kind"),
-    [("memory://", MemoryStore), ("json:///tmp/x/state.json", JsonFileStore),
-     ("sqlite:///tmp/x/jobs.db", SQLiteStore), ("/tmp/x/a.json", JsonFileStore),
-     ("rel/jobs.sqlite", SQLiteStore)],
+    [("memory://", MemoryStore), ("json:////tmp/x/state.json", JsonFileStore),
+     ("sqlite:////tmp/x/jobs.db", SQLiteStore), ("/tmp/x/a.json", JsonFileStore),
+     ("rel/jobs.sqlite", SQLiteStore), ("sqlite:///rel/jobs.db", SQLiteStore)],
 )  # fmt: skip
 async def test_store_urls(url: str, kind: type) -> None:
     assert isinstance(store_from_url(url), kind)
@@ -169,6 +203,31 @@ async def test_store_urls(url: str, kind: type) -> None:
 
 async def test_unknown_store_url_lists_the_allowed_schemes() -> None:
     with pytest.raises(
-        ValueError, match=re.escape("memory://, json:///path/state.json or sqlite://")
+        ValueError, match=re.escape("use memory://, json:///state.json or sqlite:///jobs.db")
     ):
         store_from_url("redis://localhost")
+
+
+@pytest.mark.parametrize("name", ["state.json", "jobs.db"])
+async def test_a_read_only_store_reads_and_refuses_every_write(tmp_path: Path, name: str) -> None:
+    from asyncron.errors import StoreError
+
+    path = tmp_path / name
+    writer = store_from_url(str(path))
+    await writer.open()
+    await writer.write_batch([ROW])
+    await writer.close()
+    os.remove(f"{path}.lock")
+    before = {p: (tmp_path / p).read_bytes() for p in sorted(os.listdir(tmp_path))}
+    kind = JsonFileStore if name.endswith(".json") else SQLiteStore
+    reader = kind(path, read_only=True)
+    await reader.open()
+    try:
+        assert [job.id for job in await reader.list_jobs()] == ["a"]
+        with pytest.raises(StoreError, match="opened read-only; nothing was written"):
+            await reader.write_batch([ROW.evolve(run_count=1)])
+        with pytest.raises(StoreError, match="opened read-only"):
+            await reader.remove_job("a")
+    finally:
+        await reader.close()
+    assert {p: (tmp_path / p).read_bytes() for p in sorted(os.listdir(tmp_path))} == before

@@ -17,7 +17,7 @@ async def tick() -> str:
 
 @pytest.mark.asyncio
 async def test_jobs_scheduled_before_use_store_are_saved(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path / 'jobs.db'}"
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
     s = AsyncScheduler(clock=VirtualClock())
     await s.schedule(tick, trigger="0 * * * *", job_id="early")
     s.use_store(url)
@@ -31,7 +31,7 @@ async def test_jobs_scheduled_before_use_store_are_saved(tmp_path: Path) -> None
 async def test_use_store_on_a_running_scheduler_is_refused(tmp_path: Path) -> None:
     async with AsyncScheduler(clock=VirtualClock()) as s:
         with pytest.raises(SchedulerStateError, match="is running; choose its store before"):
-            s.use_store(f"sqlite://{tmp_path / 'jobs.db'}")
+            s.use_store(f"sqlite:///{tmp_path / 'jobs.db'}")
     assert not (tmp_path / "jobs.db").exists()
 
 
@@ -49,7 +49,7 @@ async def test_an_unstorable_job_already_scheduled_names_it_and_keeps_no_store(
     s = AsyncScheduler(clock=VirtualClock())
     await s.schedule(lambda: None, trigger="0 * * * *", job_id="anon")
     with pytest.raises(InvalidJobError, match=r"use_store: job 'anon' \(<lambda>\): func:"):
-        s.use_store(f"sqlite://{tmp_path / 'jobs.db'}")
+        s.use_store(f"sqlite:///{tmp_path / 'jobs.db'}")
     await s.remove("anon")
     s.use_store("memory://")  # nothing was kept from the refused store
 
@@ -62,7 +62,9 @@ def test_a_bad_url_is_a_clear_error() -> None:
 
 def test_an_unknown_store_option_names_it_and_what_is_allowed() -> None:
     s = AsyncScheduler(clock=VirtualClock())
-    with pytest.raises(InvalidJobError, match=r"store_options: unknown option 'flush_dealy'.*flush_delay"):
+    with pytest.raises(
+        InvalidJobError, match=r"store_options: unknown option 'flush_dealy'.*flush_delay"
+    ):
         s.use_store("memory://", flush_dealy=0.1)
     with pytest.raises(InvalidJobError, match="store_options: unknown option 'colour'"):
         AsyncScheduler(store="memory://", store_options={"colour": "red"})

@@ -49,7 +49,9 @@ def take(trigger: object, n: int, start: datetime) -> list[str]:
 
 def test_every_two_months_on_the_31st_skips_or_clamps_missing_days() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    skip = CalendarIntervalTrigger(months=1, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31))
+    skip = CalendarIntervalTrigger(
+        months=1, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31)
+    )
     assert take(skip, 4, t0) == [
         "2026-01-31T10:00:00+01:00", "2026-03-31T10:00:00+02:00",
         "2026-05-31T10:00:00+02:00", "2026-07-31T10:00:00+02:00",
@@ -86,7 +88,9 @@ def test_dst_gap_runs_after_the_gap_and_overlap_runs_once() -> None:
 
 
 def test_apia_skipped_day_fires_at_the_first_instant_after_it() -> None:
-    trig = CalendarIntervalTrigger(days=1, hour=12, timezone="Pacific/Apia", start=date(2011, 12, 29))
+    trig = CalendarIntervalTrigger(
+        days=1, hour=12, timezone="Pacific/Apia", start=date(2011, 12, 29)
+    )
     assert take(trig, 3, datetime(2011, 12, 1, tzinfo=UTC)) == [
         "2011-12-29T12:00:00-10:00", "2011-12-31T00:00:00+14:00", "2011-12-31T12:00:00+14:00",
     ]  # fmt: skip
@@ -151,7 +155,9 @@ def test_calendar_interval_never_drifts_in_wall_clock_time(
             assert t.utcoffset() == wall.replace(tzinfo=tz, fold=0).utcoffset()  # overlap: first
         else:  # a gap: the first instant after it, on that day or the next (Apia)
             assert local.replace(tzinfo=None) > wall
-            just_before = (t.astimezone(UTC) - timedelta(seconds=1)).astimezone(tz).replace(tzinfo=None)
+            just_before = (
+                (t.astimezone(UTC) - timedelta(seconds=1)).astimezone(tz).replace(tzinfo=None)
+            )
             assert just_before < wall
         if previous is not None:
             assert t > previous
@@ -171,18 +177,27 @@ def test_calendar_interval_errors_name_the_field() -> None:
          "end (2026-01-01) is before start (2026-02-01)"),
     ]  # fmt: skip
     for kwargs, message in cases:
-        with pytest.raises(InvalidTriggerError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        with pytest.raises(
+            InvalidTriggerError, match=message.replace("(", r"\(").replace(")", r"\)")
+        ):
             CalendarIntervalTrigger(**kwargs)  # type: ignore[arg-type]
 
 
 def test_calendar_interval_is_a_value() -> None:
-    a = CalendarIntervalTrigger(months=2, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31))
-    b = CalendarIntervalTrigger(months=2, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31))
+    a = CalendarIntervalTrigger(
+        months=2, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31)
+    )
+    b = CalendarIntervalTrigger(
+        months=2, hour=10, timezone="Europe/Berlin", start=date(2026, 1, 31)
+    )
     assert a == b and hash(a) == hash(b) and pickle.loads(pickle.dumps(a)) == a == copy.copy(a)
     assert str(a) == "at 10:00 every 2 months from 2026-01-31 (a month without day 31 is skipped)"
     assert "months=2" in repr(a) and "start='2026-01-31'" in repr(a)
     with pytest.raises(AttributeError):
-        a._tz = UTC  # type: ignore[misc]
+        a.timezone = UTC  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        a.anchor = date(2026, 2, 1)  # type: ignore[misc]
+    assert a == b and a.timezone.key == "Europe/Berlin"  # type: ignore[attr-defined]
 
 
 # -- BusinessCalendar --------------------------------------------------------------------------
@@ -195,9 +210,10 @@ def test_business_calendar_hesse_knows_corpus_christi_and_weekends() -> None:
     assert not hesse.is_business_day(corpus_christi)
     assert berlin.is_business_day(corpus_christi)
     assert not hesse.is_business_day(date(2026, 6, 6))  # Saturday
-    assert hesse.holiday_name(corpus_christi) == holidays.country_holidays(
-        "DE", subdiv="HE", years=2026
-    )[corpus_christi]
+    assert (
+        hesse.holiday_name(corpus_christi)
+        == holidays.country_holidays("DE", subdiv="HE", years=2026)[corpus_christi]
+    )
     assert hesse.next_business_day(date(2026, 4, 2)) == date(2026, 4, 7)  # Easter
     assert hesse.previous_business_day(date(2026, 4, 7)) == date(2026, 4, 2)
     assert hesse.describe() == "Germany (Hessen) holidays and weekends"
@@ -263,7 +279,9 @@ def test_last_business_day_of_the_month_in_frankfurt() -> None:
 @settings(max_examples=25, deadline=None)
 @given(day=st.sampled_from([1, 2, 3, 5, 10, -1, -2, -5]), year=st.integers(2020, 2030),
        spec=st.sampled_from([("DE", "HE"), ("US", None), ("GB", "SCT"), ("FR", None)]))  # fmt: skip
-def test_nth_business_day_matches_a_brute_force_count(day: int, year: int, spec: tuple[str, str | None]) -> None:
+def test_nth_business_day_matches_a_brute_force_count(
+    day: int, year: int, spec: tuple[str, str | None]
+) -> None:
     source = holidays.country_holidays(spec[0], subdiv=spec[1], years=year)
     trig = BusinessDayTrigger(BusinessCalendar(*spec), day, hour=12, timezone="UTC")
     t: datetime | None = datetime(year, 1, 1, tzinfo=UTC)
@@ -318,7 +336,9 @@ def test_combination_errors_are_specific() -> None:
             build()
 
 
-def test_impossible_combinations_end_quickly_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_impossible_combinations_end_quickly_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     monday = CronTrigger("0 0 * * 1", "UTC")
     tuesday = CronTrigger("0 0 * * 2", "UTC")
     t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -339,7 +359,9 @@ def test_and_with_threshold_and_operators_flatten() -> None:
     b = IntervalTrigger(minutes=10, start=datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC))
     assert (a & b).get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) is None
     loose = AndTrigger(a, b, threshold=timedelta(seconds=30))
-    assert loose.get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 10, 30, tzinfo=UTC)
+    assert loose.get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 0, 10, 30, tzinfo=UTC
+    )
     assert loose.describe().endswith("(within 30 s)")
     c = CronTrigger("0 * * * *", "UTC")
     assert isinstance(a | b | c, OrTrigger) and len((a | b | c).triggers) == 3
@@ -360,8 +382,12 @@ def test_descriptions_read_as_english() -> None:
     assert str(IntervalTrigger(hours=1, minutes=30)) == "every 1 h 30 min"
     assert str(IntervalTrigger(days=2)) == "every 2 days"
     assert str(IntervalTrigger(milliseconds=1.5)) == "every 0.0015 s"
-    assert weekdays.exclude(hesse, shift="previous").describe().endswith(
-        "moved to the previous business day when it falls on Germany (Hessen) holidays and weekends"
+    assert (
+        weekdays.exclude(hesse, shift="previous")
+        .describe()
+        .endswith(
+            "moved to the previous business day when it falls on Germany (Hessen) holidays and weekends"
+        )
     )
 
 
@@ -372,7 +398,9 @@ def test_once_in_or_runs_at_once_when_past_and_hashed_cron_members_are_seeded() 
     assert combo.get_first_run(now) == now - timedelta(hours=1)
     hashed = CronTrigger("H 9 * * *", "UTC") | CronTrigger("0 12 * * *", "UTC")
     seeded = hashed.for_job("job-1")
-    assert seeded != hashed and seeded.triggers[0] == CronTrigger("H 9 * * *", "UTC").for_job("job-1")
+    assert seeded != hashed and seeded.triggers[0] == CronTrigger("H 9 * * *", "UTC").for_job(
+        "job-1"
+    )
     assert seeded.for_job("job-1") == seeded
 
 
@@ -382,7 +410,9 @@ def test_a_calendar_with_a_single_business_day_answers_fast_for_every_shift() ->
     started = time.perf_counter()
     for shift in ("skip", "next", "previous"):
         trig = daily.exclude(only, shift=shift)
-        assert trig.get_next_run(datetime(2019, 12, 1, tzinfo=UTC)) == datetime(2020, 1, 6, 9, tzinfo=UTC)
+        assert trig.get_next_run(datetime(2019, 12, 1, tzinfo=UTC)) == datetime(
+            2020, 1, 6, 9, tzinfo=UTC
+        )
         assert trig.get_next_run(datetime(2026, 1, 1, tzinfo=UTC)) is None
     assert time.perf_counter() - started < 2.0
 

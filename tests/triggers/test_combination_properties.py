@@ -46,6 +46,8 @@ def window_starts(draw: st.DrawFn) -> datetime:
     year = draw(st.integers(1975, 2037))
     month = draw(st.sampled_from([3, 4, 10, 11]))
     return datetime(year, month, draw(st.integers(1, 27)), draw(st.integers(0, 23)), tzinfo=UTC)
+
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -168,12 +170,16 @@ def test_calendar_exclusion_keeps_exactly_the_fires_on_business_days(
     assert fires_in(cron.exclude(calendar), start, end) == expected
 
 
-def _moved(fire: datetime, calendar: BusinessCalendar, tz: ZoneInfo | type[UTC], way: str) -> datetime:
+def _moved(
+    fire: datetime, calendar: BusinessCalendar, tz: ZoneInfo | type[UTC], way: str
+) -> datetime:
     local = fire.astimezone(tz)  # type: ignore[arg-type]
     day = local.date()
     if calendar.is_business_day(day):
         return fire
-    target = calendar.next_business_day(day) if way == "next" else calendar.previous_business_day(day)
+    target = (
+        calendar.next_business_day(day) if way == "next" else calendar.previous_business_day(day)
+    )
     assert target is not None
     wall = datetime.combine(target, local.time())
     # Same wall time on the target day; a gap moves to the first instant after it.

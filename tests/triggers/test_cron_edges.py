@@ -55,7 +55,8 @@ def test_a_step_wider_than_its_field_selects_the_first_value_like_cronsim(expr: 
 
 
 @pytest.mark.parametrize(
-    ("expr", "n"), [("0 0 31W * *", 14), ("0 0 30W * *", 14), ("0 0 W15 * *", 8), ("0 0 29W 2 *", 4)]
+    ("expr", "n"),
+    [("0 0 31W * *", 14), ("0 0 30W * *", 14), ("0 0 W15 * *", 8), ("0 0 29W 2 *", 4)],
 )
 def test_nearest_weekday_in_short_months_and_prefix_form_match_croniter(expr: str, n: int) -> None:
     assert ours(expr, n) == croniter_fires(expr, n)

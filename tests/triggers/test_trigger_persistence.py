@@ -35,21 +35,37 @@ WEEKDAYS_9 = CronTrigger("0 9 * * 1-5", "Europe/Berlin")
 def all_kinds() -> dict[str, Trigger]:
     return {
         "or": WEEKDAYS_9 | IntervalTrigger(hours=7, start=T0),
-        "and": AndTrigger(CronTrigger("0 0 13 * *", "UTC"), CronTrigger("0 0 * * 5", "UTC"),
-                          threshold=timedelta(seconds=2), search_limit=500),
+        "and": AndTrigger(
+            CronTrigger("0 0 13 * *", "UTC"),
+            CronTrigger("0 0 * * 5", "UTC"),
+            threshold=timedelta(seconds=2),
+            search_limit=500,
+        ),
         "exclude": WEEKDAYS_9.exclude(CronTrigger("0 9 * * 1", "Europe/Berlin")),
         "exclude_calendar": WEEKDAYS_9.exclude(HESSE),
         "shift": CronTrigger("0 9 3 * *", "Europe/Berlin").exclude(HESSE, shift="previous"),
         "market": CronTrigger("30 9 * * 1-5", "America/New_York").exclude(
-            BusinessCalendar("US", categories=["public", "government"], market="XNYS",
-                             timezone="America/New_York")),
-        "calendar_interval": CalendarIntervalTrigger(months=2, hour=10, timezone="Europe/Berlin",
-                                                     start=date(2026, 1, 31), end=date(2030, 1, 1),
-                                                     missing_day="clamp"),
-        "calendar_interval_dt": CalendarIntervalTrigger(weeks=1, hour=8, timezone="America/New_York",
-                                                        start=datetime(2026, 3, 2, 12, tzinfo=UTC)),
-        "business_day": BusinessDayTrigger(HESSE, -1, hour=18, timezone="Europe/Berlin",
-                                           start=T0, end=T0 + timedelta(days=999)),
+            BusinessCalendar(
+                "US",
+                categories=["public", "government"],
+                market="XNYS",
+                timezone="America/New_York",
+            )
+        ),
+        "calendar_interval": CalendarIntervalTrigger(
+            months=2,
+            hour=10,
+            timezone="Europe/Berlin",
+            start=date(2026, 1, 31),
+            end=date(2030, 1, 1),
+            missing_day="clamp",
+        ),
+        "calendar_interval_dt": CalendarIntervalTrigger(
+            weeks=1, hour=8, timezone="America/New_York", start=datetime(2026, 3, 2, 12, tzinfo=UTC)
+        ),
+        "business_day": BusinessDayTrigger(
+            HESSE, -1, hour=18, timezone="Europe/Berlin", start=T0, end=T0 + timedelta(days=999)
+        ),
         "nested": OrTrigger(
             AndTrigger(CronTrigger("*/30 * * * *", "UTC"), IntervalTrigger(minutes=45, start=T0)),
             OnceTrigger(T0 + timedelta(days=3)),
@@ -97,7 +113,9 @@ def test_round_trip_through_json_is_equal_and_fires_the_same(name: str) -> None:
           "timezone": "UTC"}, "expected a calendar object"),
     ],
 )  # fmt: skip
-def test_hostile_or_broken_documents_are_refused_with_the_path(doc: dict[str, Any], message: str) -> None:
+def test_hostile_or_broken_documents_are_refused_with_the_path(
+    doc: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ArgumentDecodeError, match=message):
         trigger_from_doc(doc)
 
@@ -112,7 +130,7 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
 
 @pytest.mark.asyncio
 async def test_jobs_with_new_triggers_survive_a_sqlite_restart(tmp_path: Path) -> None:
-    url = f"sqlite://{tmp_path / 'jobs.db'}"
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
     kinds = all_kinds()
     clock = VirtualClock(start=T0)
     async with AsyncScheduler(clock=clock, store=url) as s:

@@ -1,5 +1,5 @@
 """Job control: the bodies of the operations users call on a job or on the whole engine
-(cancel, remove, pause, resume, reschedule, modify, backfill, describe, statistics).
+(schedule, cancel, remove, pause, resume, reschedule, modify, backfill, describe, statistics).
 ``AsyncScheduler`` documents them and checks their arguments; the work happens here.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .._events import JobModified, JobPaused, JobRemoved, JobResumed
+from .._events import JobAdded, JobModified, JobPaused, JobRemoved, JobResumed
 from .._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
 from .._shorthand import coerce_trigger
 from .._tz import ensure_aware, local_zone
@@ -22,15 +22,62 @@ from ..triggers.interval import IntervalTrigger
 from ._base import EngineBase
 from ._outcomes import history_records
 from ._rules import Decision, Entry, decide, lateness
-from ._state import JobState, _dt
+from ._state import JobState, ScheduleRequest, _dt
 
 __all__ = ["Control"]
 
 logger = logging.getLogger("asyncron")
 
 
+
+#: 0001-01-02T00:00Z: the earliest instant an anchor may take (a day of margin for any zone).
+_YEAR_1_TS = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+
+
+def _count(name: str, value: object, *, low: int = 0) -> None:
+    """Refuse anything but a whole number >= ``low`` (NaN or 2.5 fires would misbehave)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidJobError(f"{name}: expected a whole number >= {low}, got {value!r}")
+
+
 class Control(EngineBase):
     """What users do to jobs."""
+
+    def _schedule(self, req: ScheduleRequest) -> str:
+        """Add the job ``req`` describes (see ``AsyncScheduler.schedule``) and return its id.
+        Nothing is changed when it raises."""
+        job = self._make_job(
+            req.func,
+            req.name,
+            req.trigger,
+            req.args,
+            req.kwargs,
+            req.max_runs,
+            req.job_id,
+            req.manual,
+            req.options,
+            req.replace,
+        )
+        if req.function_name is not None:
+            job.ref = req.function_name
+        deps = self._check_deps(req.depends_on)
+        if self._journal is not None:
+            self._journal.validate(job)
+        # asked before anything changes: a trigger that cannot answer leaves no trace
+        first = self._first_run(job.trigger)
+        if req.replace:  # validated above: nothing fails after this
+            self._remove(job.id)
+        if deps:
+            self._graph.add(job.id, deps, self._dep_done_for_good)
+            self._any_edges = True
+            job.depends_on = tuple(deps)
+        self._jobs[job.id] = job
+        self._set_next(job, first)
+        if self._journal is not None:
+            self._journal.job_added(job)
+        if self._events.subscriptions:
+            self._emit(JobAdded, job)
+        return job.id
 
     async def _start_explicit(
         self, job: JobState, fire_ts: float | None, refused: str
@@ -169,6 +216,7 @@ class Control(EngineBase):
                 f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
             )
         new = coerce_trigger(trigger, self._zone).for_job(job_id)
+        first = self._first_run(new)  # before any change: a failure leaves the job as it was
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None
@@ -176,7 +224,7 @@ class Control(EngineBase):
         job.next_fire = None
         if job.status.is_final:
             job.status = JobStatus.PENDING
-        self._set_next(job, new.get_first_run(self._clock.now()))
+        self._set_next(job, first)
         if self._events.subscriptions:
             self._emit(JobModified, job, changed=("trigger",))
         if self._journal is not None:
@@ -227,6 +275,7 @@ class Control(EngineBase):
     ) -> int:
         """The body of :meth:`AsyncScheduler.backfill`."""
         job = self._require(job_id)
+        _count("backfill: limit", limit, low=1)
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             raise InvalidJobError("backfill: start and end must be datetimes")
         # naive datetimes are local time, as everywhere else in the library
@@ -249,6 +298,8 @@ class Control(EngineBase):
             # next fire, whole intervals back), not one counted from the window's start
             step = trigger.interval.total_seconds()
             back = math.ceil((job.next_ts - start.timestamp()) / step) + 1
+            # no fire before year 1: the anchor stays representable for a window from the start
+            back = min(back, int((job.next_ts - _YEAR_1_TS) // step))
             anchor = _dt(job.next_ts) - back * trigger.interval
             trigger = IntervalTrigger(trigger.interval, start=anchor, end=trigger.end)
         t = trigger.get_next_run(start)
@@ -269,6 +320,8 @@ class Control(EngineBase):
 
     async def _describe(self, job_id: str, *, fires: int = 10, runs: int = 10) -> JobDescription:
         """The body of :meth:`AsyncScheduler.describe`."""
+        _count("describe: fires", fires)
+        _count("describe: runs", runs)
         job = self._require(job_id)
         upcoming: list[datetime] = []
         t = job.next_fire
@@ -283,9 +336,12 @@ class Control(EngineBase):
             try:
                 shared = await self._journal.past_runs(job_id, runs)
             except Exception as exc:
-                logger.warning("describe(%r): the cluster's runs could not be read: %s", job_id, exc)
+                logger.warning(
+                    "describe(%r): the cluster's runs could not be read: %s", job_id, exc
+                )
                 shared = None
             if shared is not None:
+
                 def key(r: RunRecord) -> tuple[int, int]:
                     return round(r.scheduled_at.timestamp() * 1_000_000), r.attempt
 
@@ -298,7 +354,9 @@ class Control(EngineBase):
         by_status: dict[str, int] = {s.value: 0 for s in JobStatus}
         for job in self._jobs.values():
             by_status[job.status.value] += 1
-        unresolved = len(self._unresolved())  # stored jobs kept but not loaded (list_jobs shows them)
+        unresolved = len(
+            self._unresolved()
+        )  # stored jobs kept but not loaded (list_jobs shows them)
         by_status[JobStatus.UNRESOLVED.value] += unresolved
         late = sorted(self._lateness)
         return SchedulerStatistics(

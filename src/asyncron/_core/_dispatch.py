@@ -18,6 +18,7 @@ from .._model import JobStatus
 from ..triggers.once import OnceTrigger
 from ._base import EngineBase
 from ._rules import Decision, Entry, decide, dependencies, lateness
+from ._runner import gated
 from ._state import _NO_EXTRAS, _RUNNING, JobState, Run, _dt
 
 __all__ = ["Dispatcher"]
@@ -139,9 +140,13 @@ class Dispatcher(EngineBase):
                 job.status = _RUNNING
                 job.last_run = now
                 run = job.run = Run(self, job, fire_ts, now, 1, None)
-                if journal is not None:
-                    journal.run_started(job, fire_ts)
-                task = create_task(drive(run, job.call), context=job.context.copy())
+                gate = None if journal is None else journal.run_started(job, fire_ts)
+                task = create_task(
+                    drive(run, job.call)
+                    if gate is None
+                    else drive(run, gated, gate, run, job.call),
+                    context=job.context.copy(),
+                )
                 run.fut = task
                 inflight_add(task)
                 if job.trigger.__class__ is OnceTrigger and job.running:

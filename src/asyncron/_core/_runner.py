@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .._events import RunStarted
-from ..errors import RunTimeoutError
+from ..errors import RunTimeoutError, StoreError
 from ._base import EngineBase
 from ._executors import await_it, current_task
 from ._state import _CURRENT, _RUNNING, JobState, Run, _dt
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "gated"]
 
 
 class Runner(EngineBase):
@@ -60,8 +60,10 @@ class Runner(EngineBase):
             job.run = run
         else:
             job.add_run(run)
-        if self._journal is not None and first:
-            self._journal.run_started(job, fire_ts)
+        # a start gate: a job that must not run twice waits until its start is written
+        gate = (
+            self._journal.run_started(job, fire_ts) if self._journal is not None and first else None
+        )
         if self._events.subscriptions:
             self._emit(
                 RunStarted, job, scheduled_at=_dt(fire_ts), attempt=attempt, lateness=now - fire_ts
@@ -72,9 +74,21 @@ class Runner(EngineBase):
             # done-callback hop through the loop (that would double the handles per run). The
             # job's coroutine is made inside the task, so that a task cancelled before its first
             # step leaves no coroutine never awaited (see _cancel_task).
-            task = loop.create_task(self._drive(run, job.call), context=job.context.copy())
+            task = loop.create_task(
+                self._drive(run, job.call)
+                if gate is None
+                else self._drive(run, gated, gate, run, job.call),
+                context=job.context.copy(),
+            )
             run.fut = task
             self._inflight.add(task)
+        elif gate is not None:
+            # Through the gate, then into a worker thread as any sync run. The run is a task
+            # until then (a cancel, a timeout or stop() before the body started never calls it).
+            task = loop.create_task(self._gated_sync(run, gate), context=job.context.copy())
+            run.fut = task
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
         else:
             fut = self._pool.offload(loop, job.context.copy(), _call_in_thread, run)
             run.fut = fut
@@ -83,6 +97,29 @@ class Runner(EngineBase):
         timeout = job.opts.timeout
         if timeout is not None:
             run.timer = loop.call_later(timeout, self._on_run_timeout, run)
+
+    async def _gated_sync(self, run: Run, gate: asyncio.Future[None]) -> None:
+        """A sync run behind its start gate: wait for the gate, then hand the job to a worker
+        thread like an ungated sync run (its thread future is then ``run.fut``: a cancel or a
+        timeout abandons it in its thread, and its done-callback records the outcome)."""
+        try:
+            await gated_wait(gate, run)
+        except asyncio.CancelledError:
+            self._task_ended(run, None, None, cancelled=True)
+            raise
+        except StoreError as exc:
+            self._task_ended(run, None, exc)
+            return
+        loop = self._loop
+        assert loop is not None
+        fut = self._pool.offload(loop, run.job.context.copy(), _call_in_thread, run)
+        run.fut = fut
+        fut.add_done_callback(run)
+        self._inflight.add(fut)
+        # The run is the thread's future now (abandoned, it leaves _inflight as any sync run).
+        # A stop() that saw this task before waits here for the body, never cancelling it.
+        self._inflight.discard(current_task())
+        await asyncio.wait((fut,))
 
     async def _drive(self, run: Run, call: Callable[..., Any], *args: Any) -> Any:
         _CURRENT.set(run)
@@ -96,7 +133,7 @@ class Runner(EngineBase):
             if not isinstance(exc, Exception):
                 raise
             return None
-        self._succeeded(run, result)
+        self._task_ended(run, result, None)
         return result
 
     def _on_run_timeout(self, run: Run) -> None:
@@ -184,6 +221,30 @@ class Runner(EngineBase):
             self._record_cancel(run)
             return
         self._finish(run, result, exc)
+
+
+async def gated(gate: asyncio.Future[None], run: Run, call: Callable[[], Any]) -> Any:
+    """An async job's call behind its start gate (run by :meth:`Runner._drive`)."""
+    await gated_wait(gate, run)
+    return await call()
+
+
+async def gated_wait(gate: asyncio.Future[None], run: Run) -> None:
+    """Wait until the journal has written the run's start.
+
+    Raises:
+        StoreError: the start could not be written; the job is not called (a crash could
+            otherwise run it again: its start would not be on record).
+    """
+    try:
+        await gate
+    except StoreError as exc:
+        job = run.job
+        raise StoreError(
+            f"job {job.name!r} ({job.id}): the run scheduled at {_dt(run.fire_ts).isoformat()} "
+            f"was not started: its start could not be recorded "
+            f"(on_crash='abandon' runs a fire only once its start is stored): {exc}"
+        ) from exc
 
 
 def _call_in_thread(run: Run) -> Any:

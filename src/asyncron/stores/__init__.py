@@ -12,15 +12,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._crypto import Keyring
-from .._refs import FunctionRegistry
+from .._refs import FunctionRegistry, UnvouchedFunctionError, storable, vouch
 from ..abc import Store, StoredJob
 from ..errors import (
     ArgumentDecodeError,
     DecryptionError,
+    NotAStoreError,
     StoreCorruptError,
     StoreError,
     StoreLockedError,
     StoreVersionError,
+    TamperedRecordError,
     UnresolvedJobError,
 )
 from ._url import store_from_url
@@ -46,6 +48,7 @@ __all__ = [
     "MemoryStore",
     "MisfirePlan",
     "MisfirePolicy",
+    "NotAStoreError",
     "SQLiteStore",
     "Store",
     "StoreCorruptError",
@@ -54,10 +57,14 @@ __all__ = [
     "StoreLockedError",
     "StoreVersionError",
     "StoredJob",
+    "TamperedRecordError",
     "UnresolvedJob",
     "UnresolvedJobError",
+    "UnvouchedFunctionError",
     "plan_misfires",
+    "storable",
     "store_from_url",
+    "vouch",
 ]
 
 # The journal's names, offered here for users (``from asyncron.stores import StoreJournal``). They

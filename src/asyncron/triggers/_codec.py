@@ -187,7 +187,9 @@ def _when_from(doc: Any, path: str, dt_from_doc: DecodeDt) -> date | datetime | 
         return date.fromisoformat(doc["date"])
     if isinstance(doc, dict) and set(doc) == {"datetime"}:
         return dt_from_doc(doc["datetime"], path)
-    raise InvalidTriggerError(f"{path}: expected {{'date': ...}} or {{'datetime': ...}}, got {doc!r}")
+    raise InvalidTriggerError(
+        f"{path}: expected {{'date': ...}} or {{'datetime': ...}}, got {doc!r}"
+    )
 
 
 def _members(doc: dict[str, Any], path: str, decode: DecodeTrigger) -> list[Trigger]:

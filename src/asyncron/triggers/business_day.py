@@ -71,8 +71,7 @@ class BusinessDayTrigger(TriggerOperators):
     ) -> None:
         if not isinstance(calendar, BusinessCalendar):
             raise InvalidTriggerError(
-                f"calendar: expected a BusinessCalendar, got {type(calendar).__name__} "
-                f"{calendar!r}"
+                f"calendar: expected a BusinessCalendar, got {type(calendar).__name__} {calendar!r}"
             )
         if isinstance(day, bool) or not isinstance(day, int) or day == 0 or not -23 <= day <= 23:
             raise InvalidTriggerError(
@@ -81,8 +80,10 @@ class BusinessDayTrigger(TriggerOperators):
             )
         clock = time(_whole("hour", hour, 0, 23), _whole("minute", minute, 0, 59),
                      _whole("second", second, 0, 59))  # fmt: skip
-        tz = resolve_zone(timezone) if timezone is not None else (
-            calendar.timezone or resolve_zone(None)
+        tz = (
+            resolve_zone(timezone)
+            if timezone is not None
+            else (calendar.timezone or resolve_zone(None))
         )
         bounds: list[datetime | None] = []
         for name, value in (("start", start), ("end", end)):
@@ -170,7 +171,9 @@ class BusinessDayTrigger(TriggerOperators):
         """E.g. ``"at 18:00 on the last business day of every month, Germany (Hessen) holidays
         and weekends excluded"``."""
         clock = self._time
-        at = f"{clock.hour:02d}:{clock.minute:02d}" + (f":{clock.second:02d}" if clock.second else "")
+        at = f"{clock.hour:02d}:{clock.minute:02d}" + (
+            f":{clock.second:02d}" if clock.second else ""
+        )
         n = self._day
         if n == 1:
             which = "first"

@@ -96,8 +96,7 @@ def _categories(values: Iterable[str] | None, country: str | None) -> tuple[str,
 def _check_market(market: object) -> str:
     if not isinstance(market, str):
         raise InvalidTriggerError(
-            f"market: expected a market code such as 'XNYS', got {type(market).__name__} "
-            f"{market!r}"
+            f"market: expected a market code such as 'XNYS', got {type(market).__name__} {market!r}"
         )
     if _holidays is None:
         raise ModuleNotFoundError(
@@ -302,7 +301,9 @@ class BusinessCalendar:
         raise AttributeError(f"BusinessCalendar is immutable; cannot set {name!r}")
 
     def _key(self) -> tuple[Any, ...]:
-        zone = None if self._timezone is None else getattr(self._timezone, "key", str(self._timezone))
+        zone = (
+            None if self._timezone is None else getattr(self._timezone, "key", str(self._timezone))
+        )
         return (self._country, self._subdiv, self._weekend, self._extra_holidays,
                 self._extra_workdays, zone, self._categories, self._market)  # fmt: skip
 
@@ -328,9 +329,13 @@ class BusinessCalendar:
         if self._weekend != {5, 6}:
             parts.append(f"weekend={tuple(sorted(self._weekend))!r}")
         if self._extra_holidays:
-            parts.append(f"extra_holidays={[d.isoformat() for d in sorted(self._extra_holidays)]!r}")
+            parts.append(
+                f"extra_holidays={[d.isoformat() for d in sorted(self._extra_holidays)]!r}"
+            )
         if self._extra_workdays:
-            parts.append(f"extra_workdays={[d.isoformat() for d in sorted(self._extra_workdays)]!r}")
+            parts.append(
+                f"extra_workdays={[d.isoformat() for d in sorted(self._extra_workdays)]!r}"
+            )
         if self._timezone is not None:
             parts.append(f"timezone={getattr(self._timezone, 'key', str(self._timezone))!r}")
         if self._categories != ("public",):

@@ -73,8 +73,7 @@ def _is_relative(trigger: object) -> bool:
 def _check_members(kind: str, members: tuple[Any, ...], *, relative_ok: bool) -> None:
     if len(members) < 2:
         raise InvalidTriggerError(
-            f"{kind}: needs at least two triggers, got {len(members)}; allowed "
-            f"{kind}(a, b, ...)"
+            f"{kind}: needs at least two triggers, got {len(members)}; allowed {kind}(a, b, ...)"
         )
     for i, member in enumerate(members):
         if not isinstance(member, Trigger):
@@ -600,8 +599,10 @@ class ExcludeTrigger(_Combination):
                     break
                 fire = base.get_next_run(self._from_day(nb, zone))
                 continue
-            landed = fire if land_day == day else resolve_wall(
-                datetime.combine(land_day, local.time()), zone
+            landed = (
+                fire
+                if land_day == day
+                else resolve_wall(datetime.combine(land_day, local.time()), zone)
             )
             k = to_utc(landed)
             if k > u:
@@ -609,8 +610,10 @@ class ExcludeTrigger(_Combination):
                     best, best_u = landed, k
                     best_day = landed.astimezone(zone).date()
                     # Later source days land on later days than these: stop there.
-                    stop = best_day + timedelta(days=1) if forward else self._stop_previous(
-                        calendar, best_day
+                    stop = (
+                        best_day + timedelta(days=1)
+                        if forward
+                        else self._stop_previous(calendar, best_day)
                     )
                 fire = self._after_day(day, zone)  # later fires of this day land later
                 continue
@@ -671,10 +674,7 @@ class ExcludeTrigger(_Combination):
             if self._shift == "skip":
                 return f"{base}, {excluded.describe()} excluded"
             way = "next" if self._shift == "next" else "previous"
-            return (
-                f"{base}, moved to the {way} business day when it falls on "
-                f"{excluded.describe()}"
-            )
+            return f"{base}, moved to the {way} business day when it falls on {excluded.describe()}"
         return f"{base}, except {describe_trigger(excluded)}"
 
     def __repr__(self) -> str:
@@ -693,4 +693,3 @@ def _restore_exclude(
     base: Trigger, excluded: Trigger | BusinessCalendar, shift: str, search_limit: int
 ) -> ExcludeTrigger:
     return ExcludeTrigger(base, excluded, shift=shift, search_limit=search_limit)
-
