@@ -215,6 +215,11 @@ class ClusterJournal(StoreJournal):
         # claims waiting for the next batch: (request, future)
         self._claim_queue: list[tuple[ClaimRequest, asyncio.Future[bool]]] = []
         self._claim_wake: asyncio.Event | None = None
+        # claims of each job waiting for their answer (job id -> count)
+        self._claims_of: dict[str, int] = {}
+        self._claim_answered = asyncio.Event()  # set (and replaced) at each answer
+        # fires skipped here being recorded or claimed (see fire_skipped)
+        self._side_tasks: set[asyncio.Task[None]] = set()
         # fires this node won and has not started yet / is running: (job id, fire us) -> token
         self._claimed: dict[tuple[str, int], int] = {}
         self._running: dict[tuple[str, int], int] = {}
@@ -364,7 +369,17 @@ class ClusterJournal(StoreJournal):
             self._claim_wake.set()
         else:
             fut.set_result(False)
-        won = await fut
+        self._claims_of[job.id] = self._claims_of.get(job.id, 0) + 1
+        try:
+            won = await fut
+        finally:
+            left = self._claims_of[job.id] - 1
+            if left:
+                self._claims_of[job.id] = left
+            else:
+                del self._claims_of[job.id]
+            answered, self._claim_answered = self._claim_answered, asyncio.Event()
+            answered.set()
         key = (job.id, to_us(fire_ts))
         if won:
             token = self._claimed.get(key)
@@ -389,6 +404,67 @@ class ClusterJournal(StoreJournal):
                 job, fire_ts, "overlap: the previous run is still going"
             )
         return won
+
+    def fire_skipped(self, job: _JobState, fire_ts: float) -> None:
+        """The engine skipped this fire unclaimed: a run of the job, or the claim of an
+        earlier fire of it, is in flight here. Without a word to the database the fire could
+        be left with no record at all: on a loaded machine, where a claim takes longer than
+        the job's interval, every node may skip it so. Once this node's claims of the job are
+        answered, the fire is claimed under the overlap limit counted over every node, this one
+        included: with a run of the job going (here or elsewhere) it is recorded as skipped;
+        with none (the run ended meanwhile, or the earlier claim was lost) it is won and handed
+        back for a node to run at once; and if it cannot be claimed any more (a later fire was
+        claimed meanwhile) and has no record, it is recorded as skipped."""
+        if self._closing or self._fenced or self._claim_wake is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._skipped_here(job, fire_ts))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _skipped_here(self, job: _JobState, fire_ts: float) -> None:
+        await asyncio.sleep(0)  # (the engine computes the job's next fire first)
+        while self._claims_of.get(job.id) and not self._closing:
+            await self._claim_answered.wait()
+        if self._closing or self._fenced or self._claim_wake is None:
+            return
+        opts = job.opts
+        key = (job.id, to_us(fire_ts))
+        on_crash = getattr(opts, "on_crash", "abandon")
+        # the database decides, counting this node's runs too: the run that made the engine
+        # skip may have ended by now (its outcome written), and then the fire runs after all
+        limit = opts.max_instances if opts.overlap == "allow_all" else 1
+        request = ClaimRequest(
+            job.id,
+            fire_ts,
+            None if job.next_fire is None else job.next_ts,
+            on_crash,
+            None if limit is None else -limit,
+        )
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._claim_queue.append((request, fut))
+        self._claim_wake.set()
+        won = await fut
+        token = self._claimed.pop(key, None)
+        if self._skipped.pop(key, False):
+            return  # recorded as skipped (counted by the engine)
+        if won and token is not None:
+            engine = self._engine
+            self._claimed[key] = token
+            if engine is not None and hooks_of(engine).run_recovered(
+                job.id, fire_ts, 1, recovering=False
+            ):
+                self._claimed.pop(key, None)
+                self._running.setdefault(key, token)
+                return  # no run of the job was going any more: it runs here, a little late
+            # not now here: for a node to run at once
+            self._claimed.pop(key, None)
+            self._hand_back.append((key[0], key[1], token, False))
+            self._wake_writer()
+            return
+        try:  # lost: claimed by a node, or past a later fire claimed meanwhile
+            await self.pg.record_skip(self.node_id, key[0], key[1], on_crash)
+        except self._errors:
+            pass  # unreachable: the engine counted the skip; the fire has no record
 
     async def _claim_loop(self) -> None:
         wake = self._claim_wake
@@ -716,8 +792,24 @@ class ClusterJournal(StoreJournal):
         handed_back = bool(getattr(rec, "handed_back", False))
         fault_point("after_recover")
         job = None if engine is None else hooks_of(engine).job(job_id)
-        if handed_back and job is not None and job.running and job.opts.overlap != "allow_all":
-            # a fire handed back while this job runs here: the overlap policy skips it
+        busy = job is not None and job.running > 0
+        if job is not None and not busy and job.opts.overlap != "allow_all":
+            # a later fire of the job may be running on another node meanwhile (this fire's
+            # node was cut off, or stopped): the overlap policy holds across nodes
+            try:
+                busy = await self.pg.running_elsewhere(self.node_id, job_id, key[1]) > 0
+            except self._errors:
+                busy = True
+            if busy and not handed_back:
+                # an interrupted run waits for that run to end: given back, it is taken again
+                # at a later sweep (re-run once, never beside another run of the job)
+                try:
+                    await self.pg.release_fire(self.node_id, job_id, key[1], token)
+                except self._errors:
+                    pass  # it expires again by itself
+                return
+        if handed_back and busy and job is not None and job.opts.overlap != "allow_all":
+            # a fire handed back while this job runs here (or elsewhere): the policy skips it
             self._ending.add(key)
             self._running[key] = token
             self._finishing.append(
@@ -1009,6 +1101,7 @@ class ClusterJournal(StoreJournal):
         ``on_crash`` when the leases expire.
         """
         self._closing = True
+        self._claim_answered.set()
         for _, fut in self._claim_queue:
             if not fut.done():
                 fut.set_result(False)
@@ -1033,7 +1126,7 @@ class ClusterJournal(StoreJournal):
         self._hand_back.clear()
         self._ending.clear()
         tasks, self._tasks = self._tasks, []
-        await _cancel_all(tasks)
+        await _cancel_all([*tasks, *self._side_tasks])
         keeper, self._keeper = self._keeper, None
         if keeper is not None:
             await keeper.stop()

@@ -127,6 +127,11 @@ class NodeKeeper:
         failed = True
         delay = 0.02
         warned = False
+        # a heartbeat still on its way: a late answer on an open connection is waited for until
+        # the fence instant (cancelling it, or reconnecting, would end the session that holds
+        # the lock, and so tell the other nodes that this live node is dead)
+        beating: asyncio.Future[None] | None = None
+        beat_sent = 0.0
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -145,8 +150,26 @@ class NodeKeeper:
                 sent = time.monotonic()
                 try:
                     if alive:
-                        await asyncio.wait_for(self.session.beat(), budget)
+                        if beating is None:
+                            beat_sent = time.monotonic()
+                            beating = asyncio.ensure_future(self.session.beat())
+                        sent = beat_sent
+                        done, _ = await asyncio.wait({beating}, timeout=budget)
+                        if (
+                            not done
+                            and self.session.alive()
+                            and time.monotonic() < alive_at + fence_after
+                        ):
+                            continue  # late, on an open connection: the lock is still held
+                        task, beating = beating, None
+                        if not done:  # too late (a network cut?): reconnect, and fence below
+                            task.cancel()
+                            raise TimeoutError(
+                                f"node {self.session.node_id}: no answer to its heartbeat"
+                            )
+                        task.result()
                     else:
+                        beating = None
                         await asyncio.wait_for(self.session.connect(), budget)
                 except Exception as exc:  # any failure: the session cannot be shown alive
                     failed = True
@@ -188,6 +211,8 @@ class NodeKeeper:
                 except TimeoutError:
                     pass
         finally:
+            if beating is not None:
+                beating.cancel()
             await self.session.close()
 
 

@@ -601,6 +601,12 @@ class Journal(ABC):
         exception counts as a lost claim (logged)."""
         return True
 
+    def fire_skipped(self, job: Any, fire_ts: float) -> None:  # noqa: B027 - optional
+        """Called only when :attr:`claims` is true: the engine dropped the fire (job,
+        ``fire_ts``) unclaimed, because the job's overlap policy skips it here (a run, or the
+        claim of an earlier fire, is in flight on this engine). A shared store records the
+        skip, so that the fire is not left without any record when every node skips it."""
+
     @property
     def unresolved(self) -> Sequence[Any]:
         """Stored jobs that could not be loaded, kept untouched in the store (each with ``id``,

@@ -174,3 +174,81 @@ def private_pg(pg_dsn: str) -> Iterator[PrivateServer]:
         if server.running():
             server.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+
+
+class BlackHoleProxy:
+    """A TCP proxy on loopback, in a thread of its own, between one node and the server. After
+    :meth:`cut` it black-holes the traffic, as a network partition does: every socket stays
+    open and nothing is forwarded either way (no reset, no FIN), and new connections are
+    accepted and left silent."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 5432) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._cut = threading.Event()
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+
+    def dsn(self, dsn: str) -> str:
+        """``dsn`` with its host and port replaced by the proxy's."""
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(dsn)
+        user = parts.netloc.rpartition("@")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}@127.0.0.1:{self.port}"))
+
+    def start(self) -> BlackHoleProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def cut(self) -> None:
+        self._cut.set()
+
+    def close(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not self._cut.is_set():
+            data = await reader.read(65536)
+            if not data:
+                break
+            if self._cut.is_set():
+                break  # black-holed: dropped
+            writer.write(data)
+            await writer.drain()
+        if not self._cut.is_set():
+            writer.close()
+        else:
+            await asyncio.Event().wait()  # keep the socket open, forward nothing, for ever
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.append(writer)
+        if self._cut.is_set():
+            await asyncio.Event().wait()  # accepted, and silent
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers.append(up_writer)
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+            server.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+            for writer in self._writers:
+                writer.transport.abort()

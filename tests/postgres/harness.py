@@ -96,8 +96,10 @@ class Cluster:
     dsn: str
     schema: str
     tmp: Path
-    jobs: list[dict[str, Any]]
-    until: float
+    #: the jobs and when the nodes stop (real time); None until :meth:`go` (nodes started
+    #: before that come up and wait for them)
+    jobs: list[dict[str, Any]] | None = None
+    until: float = 0.0
     lease: float = 1.0
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     config: Path | None = None
@@ -114,20 +116,26 @@ class Cluster:
             f"ended timestamptz, cancelled timestamptz)"
         )
         self.config = self.tmp / f"cluster-{self.schema}.json"
+        self.plan = self.tmp / f"plan-{self.schema}.json"
+        self._waiting: list[subprocess.Popen[str]] = []  # up, not told to go yet
+        if self.jobs is not None:
+            self._write_plan()
         self.config.write_text(
             json.dumps(
                 {
                     "dsn": self.store_dsn or self.dsn,
                     "audit_dsn": self.dsn,
                     "schema": self.schema,
-                    "jobs": self.jobs,
-                    "until": self.until,
+                    "plan": str(self.plan),
                     "lease": self.lease,
                     "poll_interval": 0.3,
                     "track_end": self.track_end,
                 }
             )
         )
+
+    def _write_plan(self) -> None:
+        self.plan.write_text(json.dumps({"jobs": self.jobs, "until": self.until}))
 
     def start(
         self,
@@ -137,6 +145,9 @@ class Cluster:
         env: dict[str, str] | None = None,
         wait: bool = True,
     ) -> list[subprocess.Popen[str]]:
+        """Start ``count`` nodes. With the jobs known (:meth:`go` was called, or they were given
+        to the constructor) the nodes get them at once and, with ``wait``, this returns when
+        they have scheduled them (see :meth:`ready`); before that, when they are up."""
         started = []
         for _ in range(count):
             environ = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
@@ -144,20 +155,49 @@ class Cluster:
                 [sys.executable, str(WORKER), str(self.config), str(offset)],
                 cwd=ROOT,
                 env=environ,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             started.append(proc)
-        if wait:
-            for proc in started:
-                line = proc.stdout.readline() if proc.stdout else ""
-                if line.strip() != "ready":
-                    proc.kill()
-                    _, err = proc.communicate(timeout=10)
-                    raise AssertionError(f"worker did not start: {line!r}\n{err}")
         self.procs.extend(started)
+        if self.jobs is not None:
+            for proc in started:
+                self._go(proc)
+        if wait:
+            self.ready(started, "up")
+            if self.jobs is not None:
+                self.ready(started)
+            else:
+                self._waiting.extend(started)
         return started
+
+    def go(self, jobs: list[dict[str, Any]], until: float) -> None:
+        """Give the nodes started so far the jobs (planned now that they are up) and the end
+        time; returns when each has scheduled them."""
+        self.jobs, self.until = jobs, until
+        self._write_plan()
+        waiting, self._waiting = self._waiting, []
+        for proc in waiting:
+            self._go(proc)
+        self.ready(waiting)
+
+    def _go(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+    def ready(self, procs: list[subprocess.Popen[str]], word: str = "ready") -> None:
+        """Wait until each node prints ``word`` (``up``, then ``ready``)."""
+        for proc in procs:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if line.strip() == "up" and word == "ready":
+                line = proc.stdout.readline() if proc.stdout else ""
+            if line.strip() != word:
+                proc.kill()
+                _, err = proc.communicate(timeout=10)
+                raise AssertionError(f"worker did not start: {line!r}\n{err}")
 
     def busiest(self, procs: list[subprocess.Popen[str]]) -> list[int]:
         """Indexes in ``procs``, the node holding the most running fires first."""
@@ -224,3 +264,58 @@ def duplicates(audit: list[tuple[str, int, int, bool]]) -> dict[tuple[str, int, 
     """(job, fire, attempt) recorded more than once."""
     counts = Counter((a[0], a[1], a[2]) for a in audit)
     return {k: n for k, n in counts.items() if n > 1}
+
+
+def unjustified_skips(schema: str, *, dsn: str | None = None) -> list[dict[str, Any]]:
+    """Fires recorded ``skipped`` (overlap), each with whether a run of the same job was going
+    on when it came due: a fire is skipped justly when an earlier fire of its job was claimed
+    before the skip was recorded and had its outcome written after the skipped fire was due
+    (``outcome_lag_s`` is None for a skip without such a run). Each skip also reports how late its blocker's
+    outcome was written after that run's body ended (``audit.ended``, with ``track_end``)."""
+    rows = sql(
+        "SELECT s.job_id, s.fire_us, "
+        "(SELECT max(extract(epoch FROM p.finished_at - a.ended)) "
+        f' FROM "{schema}".fires p JOIN "{schema}".audit a '
+        "   ON a.job_id = p.job_id AND a.fire_us = p.fire_us "
+        "  WHERE p.job_id = s.job_id AND p.fire_us < s.fire_us AND p.state <> 'skipped' "
+        "    AND p.claimed_at < s.claimed_at AND p.finished_at > to_timestamp(s.fire_us / 1e6)) "
+        f"FROM \"{schema}\".fires s WHERE s.state = 'skipped'",
+        dsn=dsn,
+    )
+    return [
+        {"fire": (r[0], int(r[1])), "outcome_lag_s": None if r[2] is None else float(r[2])}
+        for r in rows
+    ]
+
+
+def check_each_fire_once(
+    cluster: Cluster, expected: set[tuple[str, int]], errs: list[str]
+) -> tuple[int, int]:
+    """Assert that each expected fire was claimed once by one node: run there once, or (jobs
+    with the default overlap="skip", on a loaded machine where a run can still be going when
+    its job's next fire comes due) recorded as skipped, each skip with a run of its job going
+    on at the time whose outcome was written soon after it ended (``track_end`` needed).
+    Returns (fires run, fires skipped)."""
+    audit = cluster.audit()
+    ran = {(a[0], a[1]) for a in audit}
+    assert duplicates(audit) == {}
+    assert len(audit) == len(ran)
+    fires = cluster.fires()
+    skipped = {k for k, (state, _) in fires.items() if state == "skipped"}
+    assert not ran & skipped
+    missing = sorted(expected - ran - skipped)
+    assert ran | skipped == expected, (
+        len(missing),
+        len((ran | skipped) - expected),
+        [(m, fires.get(m)) for m in missing[:8]],
+        errs,
+    )
+    assert {fires[k][0] for k in ran} == {"succeeded"}
+    skips = unjustified_skips(cluster.schema, dsn=cluster.store_dsn)
+    assert [s for s in skips if s["outcome_lag_s"] is None] == []
+    # an outcome is written soon after the run's end (not after a deadlock timeout or at the
+    # lease): that is how long a finished run can still block its job's next fire
+    lags = sorted(s["outcome_lag_s"] for s in skips)
+    assert not lags or lags[-1] <= 2.0, lags[-10:]
+    assert all("Traceback" not in e for e in errs), errs
+    return len(ran), len(skipped)

@@ -52,15 +52,16 @@ def _recovery_times(schema: str, node: str, killed_at: float) -> list[float]:
 def test_a_killed_node_is_seen_dead_in_under_two_seconds_not_after_its_lease(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 7.0
-    jobs = plan_jobs(
-        start, end, intervals=30, seconds=1.0, sleep=0.6, on_crash="rerun", stagger=True
-    )
-    # the lease is 10 s (the default): only the node's session can tell so fast
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.0, lease=10.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=10.0)
     try:
         live = cluster.start(2)
+        start = time.time() + 1.0
+        end = start + 7.0
+        jobs = plan_jobs(
+            start, end, intervals=30, seconds=1.0, sleep=0.6, on_crash="rerun", stagger=True
+        )
+        # the lease is 10 s (the default): only the node's session can tell so fast
+        cluster.go(jobs, until=end + 3.0)
         time.sleep(max(0.0, start + 2.3 - time.time()))
         victim = live[cluster.busiest(live)[0]]
         node = _owner_of(victim, schema)
@@ -99,18 +100,19 @@ def test_a_killed_node_is_seen_dead_in_under_two_seconds_not_after_its_lease(
 def _chaos(
     pg_dsn: str, schema: str, tmp_path: Path, *, seconds: float, events: list[tuple[float, str]]
 ) -> dict[str, object]:
-    start = time.time() + 4.0
-    end = start + seconds
-    jobs = plan_jobs(
-        start, end, intervals=200, seconds=1.0, sleep=0.1, on_crash="rerun", stagger=True
-    )
-    expected = expected_fires(jobs)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.0, lease=10.0, track_end=True)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=10.0, track_end=True)
     kills: list[tuple[str, float]] = []  # (node id, when)
     killed_pids: dict[int, float] = {}
     logs: list[str] = []
     try:
         live = cluster.start(3)
+        start = time.time() + 1.0
+        end = start + seconds
+        jobs = plan_jobs(
+            start, end, intervals=200, seconds=1.0, sleep=0.1, on_crash="rerun", stagger=True
+        )
+        expected = expected_fires(jobs)
+        cluster.go(jobs, until=end + 3.0)
         for at, what in events:
             time.sleep(max(0.0, start + at - time.time()))
             victim = live.pop(cluster.busiest(live)[0])

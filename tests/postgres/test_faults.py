@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import PrivateServer, sql
-from .harness import Cluster, duplicates, expected_fires, plan_jobs
+from .harness import Cluster, check_each_fire_once, duplicates, expected_fires, plan_jobs
 from .test_recovery import check_recovery
 
 pytestmark = pytest.mark.postgres
@@ -22,40 +22,39 @@ POINTS = ["after_claim", "after_advance", "before_dispatch", "after_start", "bef
 def test_a_crash_at_each_fault_point_loses_and_doubles_no_fire(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 3.0
-    jobs = plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=0.25,
-        sleep=0.1,
-        on_crash="rerun",
-        prefix="r",
-        overlap="allow_all",
-        stagger=True,
-    ) + plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=0.25,
-        sleep=0.1,
-        on_crash="abandon",
-        prefix="a",
-        overlap="allow_all",
-        stagger=True,
-    )
-    # Staggered phases: each fault point is reached once per claim batch or per fire, so every
-    # faulty node reaches its third hit well before the end even when it loses most claim races.
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 5.0, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=1.0)
     try:
         cluster.start(1)  # a healthy node survives them all
         faulty = {
-            point: cluster.start(1, env={"ASYNCRON_FAULTPOINT": f"{point}:exit@3"}, wait=False)[0]
+            point: cluster.start(1, env={"ASYNCRON_FAULTPOINT": f"{point}:exit@3"})[0]
             for point in [*POINTS, "before_renew"]
         }
-        for proc in faulty.values():
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        start = time.time() + 1.0
+        end = start + 3.0
+        jobs = plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=0.25,
+            sleep=0.1,
+            on_crash="rerun",
+            prefix="r",
+            overlap="allow_all",
+            stagger=True,
+        ) + plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=0.25,
+            sleep=0.1,
+            on_crash="abandon",
+            prefix="a",
+            overlap="allow_all",
+            stagger=True,
+        )
+        # Staggered phases: each fault point is reached once per claim batch or per fire, so every
+        # faulty node reaches its third hit well before the end even when it loses most claim races.
+        cluster.go(jobs, until=end + 5.0)
         cluster.wait()
     finally:
         cluster.close()
@@ -76,15 +75,9 @@ def _terminate_scheduler_connections(schema: str) -> int:
 def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fires(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 3.0
-    # allow_all: with overlap="skip" a fire may rightly be skipped while the previous fire's end
-    # waits to be written (the connection was killed); this test is about claims only
-    jobs = plan_jobs(start, end, intervals=60, seconds=0.1, crons=10, overlap="allow_all")
-    expected = expected_fires(jobs)
     # a lease long enough that no run is taken for a dead node's while connections come back
     # on a loaded machine (recovery is what the other tests check)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 4.0, lease=2.5)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=2.5)
     killed: list[int] = []
 
     def chaos() -> None:
@@ -94,6 +87,13 @@ def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fire
 
     try:
         cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 3.0
+        # allow_all: with overlap="skip" a fire may rightly be skipped while the previous fire's end
+        # waits to be written (the connection was killed); this test is about claims only
+        jobs = plan_jobs(start, end, intervals=60, seconds=0.1, crons=10, overlap="allow_all")
+        expected = expected_fires(jobs)
+        cluster.go(jobs, until=end + 4.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()
@@ -114,23 +114,20 @@ def test_scheduler_connections_killed_by_the_server_neither_double_nor_lose_fire
 def test_nodes_with_clocks_one_hour_off_neither_double_nor_lose_fires(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 3.0
-    end = start + 2.0
-    jobs = plan_jobs(start, end, intervals=40, seconds=0.2, crons=10)
-    expected = expected_fires(jobs)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.5, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=5.0, track_end=True)
     try:
         cluster.start(1, offset=3600.0)
         cluster.start(1, offset=-3600.0)
         cluster.start(1, offset=0.0)
+        start = time.time() + 1.0
+        end = start + 2.0
+        jobs = plan_jobs(start, end, intervals=40, seconds=0.2, crons=10)
+        expected = expected_fires(jobs)
+        cluster.go(jobs, until=end + 3.5)
         errs = cluster.wait()
     finally:
         cluster.close()
-    audit = cluster.audit()
-    assert duplicates(audit) == {}
-    seen = {(a[0], a[1]) for a in audit}
-    assert len(seen) == len(audit)
-    assert seen == expected, (len(expected - seen), errs)
+    check_each_fire_once(cluster, expected, errs)
     # the nodes an hour off say so once; only the node with the right clock claimed fires
     assert errs[0].count("differs from the database's by +3600") == 1, errs[0][-2000:]
     assert errs[1].count("differs from the database's by -3600") == 1, errs[1][-2000:]
@@ -143,18 +140,7 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 ) -> None:
     """The store's server is shut down (fast), restarted, then crashed (immediate) and restarted
     while three nodes fire 50 jobs; the audit trail lives on another server, so it stays whole."""
-    start = time.time() + 3.0
-    end = start + 5.0
-    # allow_all: a fire that comes due while an earlier one waits for the database is claimed
-    # and run late too (with the default overlap=skip it would be skipped, as overlapping)
-    jobs = plan_jobs(
-        start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
-    )
-    expected = expected_fires(jobs)
-    # the lease outlasts each outage, so no run in flight is taken for a dead node's
-    cluster = Cluster(
-        pg_dsn, schema, tmp_path, jobs, until=end + 6.0, lease=4.0, store_dsn=private_pg.dsn
-    )
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn)
     outages: list[float] = []
 
     def chaos() -> None:
@@ -172,6 +158,16 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 
     try:
         cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 5.0
+        # allow_all: a fire that comes due while an earlier one waits for the database is claimed
+        # and run late too (with the default overlap=skip it would be skipped, as overlapping)
+        jobs = plan_jobs(
+            start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
+        )
+        expected = expected_fires(jobs)
+        # the lease outlasts each outage, so no run in flight is taken for a dead node's
+        cluster.go(jobs, until=end + 6.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()
@@ -198,18 +194,10 @@ def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
     stops the runs whose lease may have lapsed before the database is back, so a ``rerun`` fire
     is run again once, after its first attempt stopped, never beside it; ``abandon`` fires are
     recorded as abandoned."""
-    start = time.time() + 3.0
-    end = start + 4.0
-    common: dict[str, Any] = {"intervals": 6, "seconds": 1.0, "sleep": 4.0, "overlap": "allow_all"}
-    jobs = plan_jobs(start, end, on_crash="rerun", prefix="r", **common) + plan_jobs(
-        start, end, on_crash="abandon", prefix="a", **common
-    )
     cluster = Cluster(
         pg_dsn,
         schema,
         tmp_path,
-        jobs,
-        until=end + 9.0,
         lease=1.0,
         store_dsn=private_pg.dsn,
         track_end=True,
@@ -226,6 +214,18 @@ def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
 
     try:
         cluster.start(2)
+        start = time.time() + 1.0
+        end = start + 4.0
+        common: dict[str, Any] = {
+            "intervals": 6,
+            "seconds": 1.0,
+            "sleep": 4.0,
+            "overlap": "allow_all",
+        }
+        jobs = plan_jobs(start, end, on_crash="rerun", prefix="r", **common) + plan_jobs(
+            start, end, on_crash="abandon", prefix="a", **common
+        )
+        cluster.go(jobs, until=end + 9.0)
         thread = threading.Thread(target=chaos)
         thread.start()
         errs = cluster.wait()

@@ -69,30 +69,31 @@ def check_recovery(
 def test_two_nodes_killed_mid_run_and_restarted_lose_nothing_and_double_nothing(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 4.0  # room for three processes to start on a loaded machine
-    end = start + 4.0
-    jobs = plan_jobs(
-        start,
-        end,
-        intervals=20,
-        seconds=0.5,
-        sleep=0.4,
-        on_crash="rerun",
-        prefix="r",
-        overlap="allow_all",
-    ) + plan_jobs(
-        start,
-        end,
-        intervals=20,
-        seconds=0.5,
-        sleep=0.4,
-        on_crash="abandon",
-        prefix="a",
-        overlap="allow_all",
-    )
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 5.0, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=1.0)
     try:
         nodes = cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 4.0
+        jobs = plan_jobs(
+            start,
+            end,
+            intervals=20,
+            seconds=0.5,
+            sleep=0.4,
+            on_crash="rerun",
+            prefix="r",
+            overlap="allow_all",
+        ) + plan_jobs(
+            start,
+            end,
+            intervals=20,
+            seconds=0.5,
+            sleep=0.4,
+            on_crash="abandon",
+            prefix="a",
+            overlap="allow_all",
+        )
+        cluster.go(jobs, until=end + 5.0)
         time.sleep(max(0.0, start + 1.65 - time.time()))  # mid-run: runs are in flight
         # kill the two nodes holding the most running fires (claims race, so one node may
         # have won most of them)
@@ -112,30 +113,31 @@ def test_two_nodes_killed_mid_run_and_restarted_lose_nothing_and_double_nothing(
 def test_stopped_node_past_its_lease_is_fenced_and_its_fires_recovered_once(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 2.5
-    end = start + 3.0
-    jobs = plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=1.0,
-        sleep=0.8,
-        on_crash="rerun",
-        prefix="r",
-        overlap="allow_all",
-    ) + plan_jobs(
-        start,
-        end,
-        intervals=10,
-        seconds=1.0,
-        sleep=0.8,
-        on_crash="abandon",
-        prefix="a",
-        overlap="allow_all",
-    )
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 3.5, lease=1.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=1.0)
     try:
         nodes = cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 3.0
+        jobs = plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=1.0,
+            sleep=0.8,
+            on_crash="rerun",
+            prefix="r",
+            overlap="allow_all",
+        ) + plan_jobs(
+            start,
+            end,
+            intervals=10,
+            seconds=1.0,
+            sleep=0.8,
+            on_crash="abandon",
+            prefix="a",
+            overlap="allow_all",
+        )
+        cluster.go(jobs, until=end + 3.5)
         time.sleep(max(0.0, start + 0.3 - time.time()))
         # stop the node that holds the most running fires
         owners = sql(

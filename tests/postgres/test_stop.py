@@ -34,19 +34,20 @@ def _node_of(proc: subprocess.Popen[str], schema: str) -> str | None:
 def test_rolling_restart_under_load_hands_back_every_claim_and_loses_nothing(
     pg_dsn: str, schema: str, tmp_path: Path
 ) -> None:
-    start = time.time() + 4.0  # room for three processes to start on a loaded machine
-    end = start + 11.0
-    # 150 jobs at 1 s with their phases spread over the second: claims go on all the time,
-    # so every stop finds fires claimed a moment ago and not started yet
-    jobs = plan_jobs(
-        start, end, intervals=150, seconds=1.0, sleep=0.05, on_crash="rerun", stagger=True
-    )
-    expected = expected_fires(jobs)
-    cluster = Cluster(pg_dsn, schema, tmp_path, jobs, until=end + 4.0, lease=5.0)
+    cluster = Cluster(pg_dsn, schema, tmp_path, lease=5.0)
     stopped_logs: list[str] = []
     left_behind: list[list[tuple[str, str]]] = []
     try:
         nodes = cluster.start(3)
+        start = time.time() + 1.0
+        end = start + 11.0
+        # 150 jobs at 1 s with their phases spread over the second: claims go on all the time,
+        # so every stop finds fires claimed a moment ago and not started yet
+        jobs = plan_jobs(
+            start, end, intervals=150, seconds=1.0, sleep=0.05, on_crash="rerun", stagger=True
+        )
+        expected = expected_fires(jobs)
+        cluster.go(jobs, until=end + 4.0)
         time.sleep(max(0.0, start + 1.0 - time.time()))
         registered = []
         for proc in nodes:

@@ -1,9 +1,12 @@
 """A scheduler node for the multi-process tests: ``python worker.py <config.json> <offset>``.
 
-It joins the cluster in the config's schema, schedules the config's jobs unless they are
-already stored (every node does, as every web worker of an app would), prints ``ready`` and runs
-until the config's ``until`` (real time), or until SIGTERM (a graceful stop). Each job inserts one row into ``audit`` (no unique
-key) when it starts, then sleeps for its ``sleep`` seconds.
+It joins the cluster in the config's schema and prints ``up``. Then it waits for a ``go`` line
+on stdin, reads the jobs and the end time from the config's ``plan`` file (written by the test
+once every node is up, so that a slow start on a loaded machine never eats into the planned
+fires), schedules the jobs unless they are already stored (every node does, as every web worker
+of an app would), prints ``ready`` and runs until the plan's ``until`` (real time), or until
+SIGTERM (a graceful stop). Each job inserts one row into ``audit`` (no unique key) when it
+starts, then sleeps for its ``sleep`` seconds.
 """
 
 from __future__ import annotations
@@ -93,7 +96,9 @@ async def main(config: dict[str, Any]) -> None:
     logging.basicConfig(
         level=logging.WARNING, format=f"[{os.getpid()}] %(levelname)s %(name)s: %(message)s"
     )
-    dsn, schema = config["dsn"], config["schema"]
+    # (a node may reach the store another way, e.g. through a test proxy)
+    dsn = os.environ.get("ASYNCRON_TEST_STORE_DSN", config["dsn"])
+    schema = config["schema"]
     POOL = await asyncpg.create_pool(
         config.get("audit_dsn", dsn),
         min_size=2,
@@ -110,6 +115,11 @@ async def main(config: dict[str, Any]) -> None:
     journal.registry.register("audit", audit)
     scheduler = AsyncScheduler(clock=OffsetClock(offset), store=journal, stop_timeout=0.5)
     await scheduler.start()
+    print("up", flush=True)
+    line = await asyncio.to_thread(sys.stdin.readline)
+    if line.strip() != "go":
+        raise SystemExit(f"expected 'go' on stdin, got {line!r}")
+    config.update(json.loads(await asyncio.to_thread(Path(config["plan"]).read_text)))
     for spec in config["jobs"]:
         if scheduler.get_job_nowait(spec["id"]) is None:
             await scheduler.schedule(

@@ -194,6 +194,9 @@ class Dispatcher(EngineBase):
             self._record_misfire(job, fire_ts, now)
         else:
             self._count_skip(job, fire_ts, _SKIP_REASONS[decision])
+            if decision is Decision.SKIP and self._claims:
+                assert self._journal is not None
+                self._journal.fire_skipped(job, fire_ts)  # (a shared store records it)
 
     def _record_misfire(self, job: JobState, fire_ts: float, now: float) -> None:
         """Record, log and publish a fire later than the job's ``misfire_grace_time``."""

@@ -189,9 +189,10 @@ WITH req AS (
     SELECT j.id, r.fire_us, r.next_us, r.on_crash,
         (r.max_running IS NOT NULL AND (
             SELECT count(*) FROM {s}.fires f
-            WHERE f.job_id = j.id AND f.state = 'running' AND f.owner <> $6
+            WHERE f.job_id = j.id AND f.state = 'running'
+              AND (f.owner <> $6 OR r.max_running < 0)
               AND f.lease_until > clock_timestamp()
-        ) >= r.max_running) AS busy
+        ) >= abs(r.max_running)) AS busy
     FROM {s}.jobs j JOIN req r ON r.job_id = j.id
     WHERE (j.last_claimed_us IS NULL OR j.last_claimed_us < r.fire_us)
       AND r.fire_us <= (extract(epoch FROM clock_timestamp()) * 1000000)::bigint + $7
@@ -524,7 +525,8 @@ RETURNING id
         clock (at most ``max_lead`` seconds early) and not recorded yet. A won fire of a job
         that already has ``max_running`` fires running on *other* nodes under a live lease is
         recorded as ``skipped`` instead, and its token is :data:`SKIPPED` (the overlap policy,
-        applied cluster-wide; the claiming node applies it to its own runs itself). ``key`` identifies the
+        applied cluster-wide; the claiming node applies it to its own runs itself). A negative
+        ``max_running`` counts this node's running fires too (``-1``: none may be running). ``key`` identifies the
         attempt: repeating a call with the same key after a lost connection returns what the
         first call won (a claim whose commit was not acknowledged is not lost, and not doubled).
         Requests must name each job at most once.
@@ -630,6 +632,37 @@ RETURNING id
             if rows:
                 await conn.execute("SELECT pg_notify($1, $2)", self.channel, owner + ":!recover")
         return {(r["job_id"], int(r["fire_us"])) for r in rows}
+
+    async def running_elsewhere(self, owner: str, job_id: str, fire_us: int) -> int:
+        """How many other fires of the job run on other nodes under a live lease."""
+        return int(
+            await self._p().fetchval(
+                f"SELECT count(*) FROM {self._s}.fires WHERE job_id = $1 AND fire_us <> $2 "
+                f"AND state = 'running' AND owner <> $3 AND lease_until > clock_timestamp()",
+                job_id,
+                fire_us,
+                owner,
+            )
+        )
+
+    async def record_skip(self, owner: str, job_id: str, fire_us: int, on_crash: str) -> bool:
+        """Record the fire as ``skipped`` (overlap) unless it has a record already; True when
+        recorded. Unlike a claim it ignores the job's claim watermark: a fire that every node
+        skipped unclaimed gets its record even after a later fire was claimed, and since a
+        skip never runs, it cannot double a run (a fire that has a record keeps it)."""
+        rows = await self._p().fetch(
+            f"INSERT INTO {self._s}.fires (job_id, fire_us, owner, state, attempt, token, "
+            f"on_crash, claimed_at, lease_until, finished_at, error) "
+            f"SELECT j.id, $2, $3, 'skipped', 1, {SKIPPED}, $4, now(), clock_timestamp(), "
+            f"clock_timestamp(), 'skipped: the previous run was still going (overlap)' "
+            f"FROM {self._s}.jobs j WHERE j.id = $1 "
+            f"ON CONFLICT (job_id, fire_us) DO NOTHING RETURNING job_id",
+            job_id,
+            fire_us,
+            owner,
+            on_crash,
+        )
+        return bool(rows)
 
     async def release_fire(self, owner: str, job_id: str, fire_us: int, token: int) -> None:
         """Give back a fire taken by :meth:`recover_expired` that this node cannot run: it
