@@ -600,3 +600,22 @@ async def test_backfill_of_an_interval_without_start_follows_the_jobs_own_grid()
         )
     assert ran == 4
     assert [t.strftime("%H:%M") for t in seen] == ["22:07", "22:37", "23:07", "23:37"]
+
+
+async def test_resume_all_resumes_jobs_paused_one_by_one_and_may_skip_the_missed_fires() -> None:
+    clock = VirtualClock()
+    async with AsyncScheduler(clock=clock) as s:
+        one = await s.schedule(lambda: 1, "one", IntervalTrigger(minutes=1))
+        two = await s.schedule(lambda: 2, "two", IntervalTrigger(minutes=1))
+        assert await s.pause(one) is True  # paused one by one, not by pause_all()
+        assert await s.pause_all() == 1  # only "two" was left to pause
+        await clock.advance(300)
+        assert await s.resume_all(catch_up=False) == 2  # both: resume each paused job
+        await clock.advance(0)
+        jobs = {j.name: j for j in await s.list_jobs()}
+        assert [jobs[n].run_count for n in ("one", "two")] == [0, 0]  # missed fires skipped
+        assert all(j.status is JobStatus.PENDING for j in jobs.values())
+        await clock.advance(60)
+        assert [(await s.get_job(i)).run_count for i in (one, two)] == [1, 1]  # type: ignore[union-attr]
+        with pytest.raises(InvalidJobError, match="catch_up: expected True or False"):
+            await s.resume_all(catch_up="no")  # type: ignore[arg-type]

@@ -350,3 +350,100 @@ def test_advance_moves_a_virtual_clock_for_sync_tests() -> None:
         scheduler.stop()
     with pytest.raises(SchedulerStateError, match="VirtualClock"):
         Scheduler().advance(1)
+
+
+# -- stop() while other threads call the facade (issue 16) -----------------------------------
+
+
+def _stop_in_thread(s: Scheduler, bound: float) -> float:
+    """Run ``s.stop()`` in a helper thread and return how long it took; fail (instead of hanging
+    the suite) if it does not return within ``bound`` seconds."""
+    took: list[float] = []
+
+    def stop() -> None:
+        t0 = time.monotonic()
+        s.stop()
+        took.append(time.monotonic() - t0)
+
+    helper = threading.Thread(target=stop, daemon=True)
+    helper.start()
+    helper.join(bound)
+    assert not helper.is_alive(), f"stop() still waiting after {bound} s"
+    return took[0]
+
+
+def test_a_sync_subscriber_calling_the_facade_during_stop_does_not_hang_it() -> None:
+    from asyncron.errors import SchedulerStateError
+    from asyncron.events import SchedulerStopped
+
+    s = Scheduler(stop_timeout=5)
+    s.start()
+    pending = s.schedule(lambda: None, "hourly", IntervalTrigger(hours=1))
+    answers: dict[str, object] = {}
+
+    def on_stop(event: SchedulerStopped) -> None:  # in a worker thread, while stop() runs
+        job = s.get_job(pending)
+        answers["get_job"] = None if job is None else job.name
+        answers["list_jobs"] = [j.name for j in s.list_jobs()]
+        for name, call in (("wait_job", lambda: s.wait_job(pending)), ("start", s.start)):
+            try:
+                call()
+            except SchedulerStateError as exc:
+                answers[name] = str(exc)
+
+    s.subscribe(on_stop, SchedulerStopped)
+    took = _stop_in_thread(s, bound=20)
+    assert took < 4, took  # nothing waited for stop_timeout, let alone forever
+    assert answers["get_job"] == "hourly" and answers["list_jobs"] == ["hourly"]
+    assert "is stopped (or stopping)" in str(answers["wait_job"])
+    assert "stop() is in progress" in str(answers["start"])
+    assert not s.running and s.loop_thread is None
+
+
+def test_a_subscriber_busy_past_stop_timeout_does_not_hold_stop() -> None:
+    release = threading.Event()
+    after: list[object] = []
+    s = Scheduler(stop_timeout=0.2)
+    s.start()
+
+    def stuck(event: object) -> None:
+        release.wait(30)
+        after.append(s.get_job("nope"))  # the facade still answers once it is let go
+
+    s.subscribe(stuck)
+    try:
+        took = _stop_in_thread(s, bound=20)
+        assert took < 3, took  # stop_timeout for the subscribers, not the callback's 30 s
+        assert not s.running
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while not after and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert after == [None]
+    s.stop()
+
+
+def test_stop_gives_up_on_an_async_job_that_swallows_its_cancellation() -> None:
+    ended = threading.Event()
+    s = Scheduler(stop_timeout=0.1)
+
+    async def deaf() -> None:
+        for _ in range(400):  # ends on its own after about 20 s
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                pass
+        ended.set()
+
+    s.start()
+    job_id = s.schedule(deaf, "deaf")
+    deadline = time.monotonic() + 5
+    while s.running_runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    took = _stop_in_thread(s, bound=20)
+    assert took < 8 and not ended.is_set(), took  # about 2 s: 0.1 s, 1 s after cancelling, 1 s
+    assert not s.running
+    job = s.get_job(job_id)
+    assert job is not None and job.status is JobStatus.RUNNING  # left running, not recorded
+    s.stop()

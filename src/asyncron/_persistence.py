@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._core._hooks import hooks_of
+from ._core._hooks import RestoredJob, hooks_of
 from ._core._state import JobState as _JobState
 from ._crypto import is_envelope
 from ._events import JobUnloadable
@@ -764,7 +764,7 @@ class StoreJournal(Journal):
                     f"Misfire: the fire at {due.isoformat() if due else '?'} was missed while the "
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
-        job = hooks_of(engine).restore_job(
+        stored = RestoredJob(
             job_id=row.id,
             name=row.name,
             func=func,
@@ -781,6 +781,7 @@ class StoreJournal(Journal):
             failure_count=failure_count,
             ref=ref,
         )
+        job = hooks_of(engine).restore_job(stored)
         rec = _Rec(ref, row.trigger, self._reuse_sealed(row.arguments))
         if isinstance(seal, dict) and self._sealing:
             rec.ref_env = self._reuse_sealed(seal.get("ref"))

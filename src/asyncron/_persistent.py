@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 
+from ._core._hooks import hooks_of, schedule_request
 from ._model import JobOptions
 from ._persistence import MisfirePolicy, OnCrash, StoreJournal, UnresolvedJob
 from ._refs import FunctionRegistry
@@ -145,20 +146,22 @@ class PersistentScheduler(Scheduler):
                 function.
             StoreError: the job could not be written (it is kept and retried in the background).
         """
-        options.update(job_id=job_id, replace=replace, depends_on=depends_on)
-        if function_name is None:
-            return super().schedule(func, name, trigger, args, kwargs, max_runs, **options)
-        add = functools.partial(
-            self._engine.schedule_nowait,
+        request = schedule_request(
             func,
             name,
             trigger,
             args,
             kwargs,
             max_runs,
+            job_id=job_id,
             function_name=function_name,
+            replace=replace,
+            depends_on=depends_on,
             **options,
         )
+        add = functools.partial(hooks_of(self._engine).schedule, request)
+        if function_name is None:
+            return self._call_nowait(add)
         if self._on_loop_thread():  # from an async job: cannot wait here; saved write-behind
             return add()
         new_id: str = self._call("schedule", self._schedule_saved, add)

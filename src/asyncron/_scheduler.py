@@ -24,12 +24,12 @@ from ._core._state import (
     RunInfo,
     _dt,
     current_run,
+    schedule_request,
     set_progress,
 )
 from ._dispatch import DispatchPool
 from ._events import (
     Event,
-    JobAdded,
     SchedulerStarted,
     Subscription,
 )
@@ -336,34 +336,22 @@ class AsyncScheduler(Engine):
     ) -> str:
         """The body of :meth:`schedule`; never blocks. For code already on the loop that is not
         in a coroutine (callbacks)."""
-        if not isinstance(replace, bool):
-            raise InvalidJobError(f"replace: expected True or False, got {replace!r}")
-        job = self._make_job(
-            func, name, trigger, args, kwargs, max_runs, job_id, manual, options, replace
+        return self._schedule(
+            schedule_request(
+                func,
+                name,
+                trigger,
+                args,
+                kwargs,
+                max_runs,
+                job_id=job_id,
+                function_name=function_name,
+                depends_on=depends_on,
+                manual=manual,
+                replace=replace,
+                **options,
+            )
         )
-        if function_name is not None:
-            if not isinstance(function_name, str) or not function_name:
-                raise InvalidJobError(
-                    f"function_name: expected a non-empty str, got {function_name!r}"
-                )
-            job.ref = function_name
-        deps = self._check_deps(depends_on)
-        if self._journal is not None:
-            self._journal.validate(job)
-        if replace:  # validated above: nothing fails after this
-            self.remove_nowait(job.id)
-        if deps:
-            self._graph.add(job.id, deps, self._dep_done_for_good)
-            self._any_edges = True
-            job.depends_on = tuple(deps)
-        self._jobs[job.id] = job
-        first = job.trigger.get_first_run(self._clock.now())
-        self._set_next(job, first)
-        if self._journal is not None:
-            self._journal.job_added(job)
-        if self._events.subscriptions:
-            self._emit(JobAdded, job)
-        return job.id
 
     async def add_dependency(self, job_id: str, depends_on: Iterable[str]) -> None:
         """Make ``job_id`` wait for each job in ``depends_on`` (see :meth:`schedule`).
@@ -511,10 +499,16 @@ class AsyncScheduler(Engine):
         Raises:
             JobLookupError: no such job.
             TimeoutError: ``timeout`` seconds (real time) passed first.
-            SchedulerStateError: the scheduler was stopped while this call was waiting.
+            SchedulerStateError: the scheduler was stopped while this call was waiting, or
+                is stopped (or stopping) and the job has fires left: nothing would end it.
         """
         job = self._require(job_id)
         if not job.status.is_final:
+            if self._stopping:  # from stop() until the next start()
+                raise SchedulerStateError(
+                    f"wait_job({job_id!r}): the scheduler is stopped (or stopping), and job "
+                    f"{job.name!r} is {job.status.value}: it fires again only after start()"
+                )
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             job.final_waiters = [*(job.final_waiters or ()), waiter]
             try:
@@ -563,9 +557,16 @@ class AsyncScheduler(Engine):
         """Pause every job that can be paused; returns how many were."""
         return sum(self.pause_nowait(job_id) for job_id in list(self._jobs))
 
-    async def resume_all(self) -> int:
-        """Resume every paused job; returns how many were."""
-        return sum(self.resume_nowait(job_id) for job_id in list(self._jobs))
+    async def resume_all(self, *, catch_up: bool = True) -> int:
+        """Resume every paused job, also those paused one by one (it is "resume each paused
+        job", see docs/migrating.md); returns how many were. ``catch_up`` is :meth:`resume`'s.
+
+        Raises:
+            InvalidJobError: ``catch_up`` is not a bool.
+        """
+        if not isinstance(catch_up, bool):
+            raise InvalidJobError(f"catch_up: expected True or False, got {catch_up!r}")
+        return sum(self.resume_nowait(job_id, catch_up=catch_up) for job_id in list(self._jobs))
 
     async def reschedule(
         self, job_id: str, trigger: Trigger | str | timedelta | float | datetime

@@ -7,12 +7,14 @@ fires or records anything itself.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
 import concurrent.futures.thread  # registers its exit hook before ours (see _at_exit)
 import functools
 import importlib.util
 import inspect
+import logging
 import os
 import queue
 import threading
@@ -25,7 +27,7 @@ from anyio.from_thread import BlockingPortal
 
 from ._core._executors import await_it as _await
 from ._core._executors import worker_owner
-from ._core._hooks import hooks_of
+from ._core._hooks import hooks_of, schedule_request
 from ._core._state import run_context
 from ._dispatch import as_executor
 from ._events import Event, SchedulerStopped, Subscription
@@ -75,8 +77,6 @@ def _stop_live_facades() -> None:
         try:
             facade.stop()
         except Exception as exc:  # one facade's failure must not keep the others from saving
-            import logging
-
             logging.getLogger("asyncron").error("stop at interpreter exit failed: %r", exc)
 
 
@@ -100,7 +100,13 @@ def _uvloop_available() -> bool:
 
 
 class _LoopThread:
-    """A daemon thread running an event loop and a blocking portal into it."""
+    """A daemon thread running an event loop and a blocking portal into it.
+
+    The loop's default executor (``run_in_executor(None, ...)``: sync event subscribers, an
+    async job's own offloads) is this thread's own pool, dropped without waiting when the loop
+    ends: a callback still running in it (a subscriber that outlived ``stop_timeout``) finishes
+    on its own instead of holding the loop thread, and so ``stop()``, open.
+    """
 
     def __init__(self, use_uvloop: bool) -> None:
         self._use_uvloop = use_uvloop
@@ -111,6 +117,8 @@ class _LoopThread:
         self._closing = False
         self.ident: int | None = None
         self.thread = threading.Thread(target=self._main, name="asyncron-loop", daemon=True)
+        # set by the facade once a stop() that ends this loop has completed (wait_stopped())
+        self.stopped = threading.Event()
 
     def start(self) -> None:
         self.thread.start()
@@ -132,15 +140,25 @@ class _LoopThread:
     async def _amain(self) -> None:
         self.ident = threading.get_ident()
         self._exit = anyio.Event()
-        async with BlockingPortal() as portal:
-            self._portal = portal
-            self._ready.set()
-            await self._exit.wait()
-            # A call still waiting in the loop (another thread's wait_job() for a job that will
-            # never end, say) would keep the portal, and so stop(), waiting forever: cancel it;
-            # its caller gets a SchedulerStateError (see call()).
+        loop = asyncio.get_running_loop()
+        offloads = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncron-offload")
+        loop.set_default_executor(offloads)
+        try:
+            async with BlockingPortal() as portal:
+                self._portal = portal
+                self._ready.set()
+                await self._exit.wait()
+                # A call still waiting in the loop (another thread's wait_job() for a job that
+                # will never end, say) would keep the portal, and so stop(), waiting forever:
+                # cancel it; its caller gets a SchedulerStateError (see call()).
+                self._closing = True
+                await portal.stop(cancel_remaining=True)
+        finally:
             self._closing = True
-            await portal.stop(cancel_remaining=True)
+            # The event loop's own shutdown joins its default executor's threads, without a
+            # time limit (Python 3.11): hand it an unused pool, and let ours go unwaited.
+            offloads.shutdown(wait=False, cancel_futures=True)
+            loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))
 
     def call(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run ``func(*args)`` on the loop and return its result.
@@ -150,15 +168,22 @@ class _LoopThread:
         """
         assert self._portal is not None
         portal_call: Callable[..., Any] = self._portal.call
+        name = getattr(func, "func", func)  # a functools.partial: the engine method's name
+        name = getattr(name, "__name__", "call").lstrip("_").removesuffix("_nowait")
+        if self._closing:
+            raise SchedulerStateError(_stopped_meanwhile(name))
         try:
             return portal_call(func, *args)
         except concurrent.futures.CancelledError:
             if not self._closing:
                 raise
-            name = getattr(func, "__name__", "call")
             raise SchedulerStateError(
-                f"{name.lstrip('_')}(): the scheduler was stopped while this call was waiting"
+                f"{name}(): the scheduler was stopped while this call was waiting"
             ) from None
+        except RuntimeError as exc:  # the portal closed between the check above and the call
+            if self._closing and "portal is not running" in str(exc):
+                raise SchedulerStateError(_stopped_meanwhile(name)) from None
+            raise
 
     def call_soon(self, func: Callable[..., Any], *args: Any) -> None:
         assert self._portal is not None
@@ -169,13 +194,32 @@ class _LoopThread:
         assert self._exit is not None
         self._exit.set()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float) -> None:
+        """End the loop and wait (up to ``timeout`` seconds) for its thread to finish.
+
+        The loop's own shutdown cancels its remaining tasks and waits for them; a task that
+        ignores cancellation would keep it going forever. After ``timeout`` the thread, a
+        daemon, is left to it, and this says so on the ``asyncron`` logger.
+        """
         if self.thread.is_alive():
             try:
                 self.call(self.request_exit)
             except RuntimeError:  # the portal is already closing
                 pass
-            self.thread.join()
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                logging.getLogger("asyncron").warning(
+                    "stop: the scheduler's loop thread did not end within %.1f s (a task that "
+                    "ignores cancellation?); it was left running as a daemon thread",
+                    timeout,
+                )
+
+
+def _stopped_meanwhile(name: str) -> str:
+    return (
+        f"{name}(): the scheduler's loop stopped (stop() was in progress when this call was "
+        f"made); call it again after stop() has returned"
+    )
 
 
 class Scheduler:
@@ -239,6 +283,10 @@ class Scheduler:
         )
         self._use_uvloop = _uvloop_available() if use_uvloop is None else use_uvloop
         self._thread: _LoopThread | None = None
+        # the loop thread of a stop() in progress: calls made meanwhile (a sync subscriber's,
+        # another thread's) go to its loop while it runs, never to a new one (see stop())
+        self._stopping: _LoopThread | None = None
+        self._stop_timeout = stop_timeout
         self._lock = threading.RLock()
         self._stopped_once = False
 
@@ -280,10 +328,12 @@ class Scheduler:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _loop_thread(self) -> _LoopThread:
-        thread = self._thread
+        thread = self._thread or self._stopping
         if thread is not None:
             return thread
         with self._lock:
+            if self._stopping is not None:
+                return self._stopping
             if self._thread is None:
                 thread = _LoopThread(self._use_uvloop)
                 thread.start()
@@ -293,7 +343,7 @@ class Scheduler:
             return self._thread
 
     def _on_loop_thread(self) -> bool:
-        thread = self._thread
+        thread = self._thread or self._stopping
         return thread is not None and thread.ident == threading.get_ident()
 
     def _call(self, method: str, func: Callable[..., Any], *args: Any) -> Any:
@@ -342,21 +392,19 @@ class Scheduler:
             InvalidJobError, InvalidTriggerError: a bad argument (the message names it), or a
                 ``job_id`` in use without ``replace=True``.
         """
-        return self._call_nowait(
-            functools.partial(
-                self._engine.schedule_nowait,
-                func,
-                name,
-                trigger,
-                args,
-                kwargs,
-                max_runs,
-                job_id=job_id,
-                replace=replace,
-                depends_on=depends_on,
-                **options,
-            )
+        request = schedule_request(  # bad input is reported here, before the hop to the loop
+            func,
+            name,
+            trigger,
+            args,
+            kwargs,
+            max_runs,
+            job_id=job_id,
+            replace=replace,
+            depends_on=depends_on,
+            **options,
         )
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
     def cancel(self, job_id: str) -> bool:
         """Cancel a job; False when it is unknown or already finished."""
@@ -383,7 +431,15 @@ class Scheduler:
         )
 
     def start(self) -> None:
-        """Start firing jobs (idempotent)."""
+        """Start firing jobs (idempotent; a stopped scheduler may be started again).
+
+        Raises:
+            SchedulerStateError: :meth:`stop` is in progress (in another thread).
+        """
+        if self._stopping is not None:
+            raise SchedulerStateError(
+                "start(): stop() is in progress; call start() again after it has returned"
+            )
         self._call("start", self._engine.start)
 
     def stop(self) -> None:
@@ -391,6 +447,13 @@ class Scheduler:
 
         Idempotent. Called from inside a job's callback it cannot wait for that very job: it then
         starts the shutdown and returns at once; the shutdown completes when the job returns.
+
+        Every wait is bounded: running jobs get ``stop_timeout``, async ones still going are
+        cancelled, event subscribers get ``stop_timeout`` to take the queued events (one still
+        busy after that is left to finish in its thread). Calls other threads make meanwhile (a
+        sync subscriber's ``get_job()``, say) are answered while the loop runs; once it has
+        stopped they raise :class:`~asyncron.errors.SchedulerStateError`; none of them waits
+        for the stop, or makes it wait.
         """
         with self._lock:
             thread = self._thread
@@ -402,6 +465,7 @@ class Scheduler:
                     "an async job?); use `await scheduler.engine.stop()` instead."
                 )
             self._thread = None
+            self._stopping = thread
             self._stopped_once = True
             _live.discard(self)
         if worker_owner() is self._engine or self._in_dispatched_run():
@@ -410,7 +474,17 @@ class Scheduler:
         try:
             thread.call(self._engine.stop)
         finally:
-            thread.shutdown()
+            try:
+                thread.shutdown(self._stop_timeout + 1.0)
+            finally:
+                self._stopped(thread)
+
+    def _stopped(self, thread: _LoopThread) -> None:
+        """A stop() ending ``thread``'s loop has completed: later calls start a new loop."""
+        with self._lock:
+            if self._stopping is thread:
+                self._stopping = None
+        thread.stopped.set()
 
     def _in_dispatched_run(self) -> bool:
         """True in a callback this scheduler handed to its dispatcher (whose threads are not
@@ -424,6 +498,7 @@ class Scheduler:
         try:
             await self._engine.stop()
         finally:
+            self._stopped(thread)
             thread.request_exit()
 
     def run_now(self, job_id: str) -> Any:
@@ -478,10 +553,8 @@ class Scheduler:
             CronParseError: ``cron_expr`` is invalid (a ``ValueError``).
         """
         trigger = CronTrigger.from_expression(cron_expr)
-        return self._call_nowait(self._schedule_manual, callback, name, trigger)
-
-    def _schedule_manual(self, callback: Callable[..., Any], name: str, trigger: Trigger) -> str:
-        return self._engine.schedule_nowait(callback, name, trigger, manual=True)
+        request = schedule_request(callback, name, trigger, manual=True)
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
     def run_pending(self) -> int:
         """Run every due job once, in the calling thread (with a dispatcher: handed to it, and
@@ -558,9 +631,12 @@ class Scheduler:
         result: int = self._call("pause_all", self._engine.pause_all)
         return result
 
-    def resume_all(self) -> int:
-        """Resume every paused job (also those paused one by one); returns how many were."""
-        result: int = self._call("resume_all", self._engine.resume_all)
+    def resume_all(self, *, catch_up: bool = True) -> int:
+        """Resume every paused job (also those paused one by one); returns how many were.
+        ``catch_up=False`` skips the fires missed while paused (see :meth:`resume`)."""
+        result: int = self._call(
+            "resume_all", functools.partial(self._engine.resume_all, catch_up=catch_up)
+        )
         return result
 
     def backfill(self, job_id: str, start: datetime, end: datetime, *, limit: int = 1000) -> int:
@@ -709,11 +785,10 @@ class Scheduler:
     def wait_stopped(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has completed (another thread, a job, or exit called it);
         True if it did within ``timeout`` seconds."""
-        thread = self._thread
+        thread = self._thread or self._stopping
         if thread is None:
             return True
-        thread.thread.join(timeout)
-        return not thread.thread.is_alive()
+        return thread.stopped.wait(timeout)
 
     def run_until_stopped(self) -> None:
         """Start and block until :meth:`stop` is called (from a job, another thread or a signal
@@ -780,12 +855,8 @@ class DependencyScheduler(Scheduler):
 
         The job and its edges are added atomically, so even a "run once, now" job waits.
         """
-        return self._call_nowait(self._schedule_with_deps, func, depends_on, kwargs)
-
-    def _schedule_with_deps(
-        self, func: Callable[..., Any], depends_on: list[str], kwargs: dict[str, Any]
-    ) -> str:
-        return self._engine.schedule_nowait(func, depends_on=depends_on, **kwargs)
+        request = schedule_request(func, depends_on=depends_on, **kwargs)
+        return self._call_nowait(hooks_of(self._engine).schedule, request)
 
 
 class EventStream(Iterator[Event]):

@@ -209,7 +209,7 @@ SEEN: list[tuple[str, float | None, float]] = []
 
 def _running_fire_on_disk(url: str, job_id: str) -> float | None:
     """The stored job's open run as the file holds it now (read beside the open store)."""
-    kind, path = url.split("://", 1)
+    kind, path = url.split(":///", 1)  # four slashes: an absolute path
     if kind == "json":
         [doc] = [r for r in json.loads(Path(path).read_text())["jobs"] if r["id"] == job_id]
     else:

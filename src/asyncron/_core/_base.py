@@ -426,9 +426,6 @@ class EngineBase:
     ) -> None:
         raise NotImplementedError  # _outcomes
 
-    def _succeeded(self, run: Run, result: Any) -> None:
-        raise NotImplementedError  # _outcomes
-
     def _finish(
         self, run: Run, result: Any, exc: BaseException | None, *, outcome: str | None = None
     ) -> None:
@@ -457,6 +454,9 @@ class EngineBase:
         raise NotImplementedError  # _deps
 
     def _dead_dependency(self, job: JobState) -> str | None:
+        raise NotImplementedError  # _deps
+
+    def _check_deps(self, depends_on: Iterable[str] | None) -> list[str]:
         raise NotImplementedError  # _deps
 
     def _dep_done_for_good(self, dep_id: str) -> bool:

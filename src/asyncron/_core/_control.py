@@ -1,5 +1,5 @@
 """Job control: the bodies of the operations users call on a job or on the whole engine
-(cancel, remove, pause, resume, reschedule, modify, backfill, describe, statistics).
+(schedule, cancel, remove, pause, resume, reschedule, modify, backfill, describe, statistics).
 ``AsyncScheduler`` documents them and checks their arguments; the work happens here.
 """
 
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .._events import JobModified, JobPaused, JobRemoved, JobResumed
+from .._events import JobAdded, JobModified, JobPaused, JobRemoved, JobResumed
 from .._model import Job, JobDescription, JobStatus, RunRecord, SchedulerStatistics
 from .._shorthand import coerce_trigger
 from .._tz import ensure_aware, local_zone
@@ -22,7 +22,7 @@ from ..triggers.interval import IntervalTrigger
 from ._base import EngineBase
 from ._outcomes import history_records
 from ._rules import Decision, Entry, decide, lateness
-from ._state import JobState, _dt
+from ._state import JobState, ScheduleRequest, _dt
 
 __all__ = ["Control"]
 
@@ -31,6 +31,41 @@ logger = logging.getLogger("asyncron")
 
 class Control(EngineBase):
     """What users do to jobs."""
+
+    def _schedule(self, req: ScheduleRequest) -> str:
+        """Add the job ``req`` describes (see ``AsyncScheduler.schedule``) and return its id.
+        Nothing is changed when it raises."""
+        job = self._make_job(
+            req.func,
+            req.name,
+            req.trigger,
+            req.args,
+            req.kwargs,
+            req.max_runs,
+            req.job_id,
+            req.manual,
+            req.options,
+            req.replace,
+        )
+        if req.function_name is not None:
+            job.ref = req.function_name
+        deps = self._check_deps(req.depends_on)
+        if self._journal is not None:
+            self._journal.validate(job)
+        if req.replace:  # validated above: nothing fails after this
+            self._remove(job.id)
+        if deps:
+            self._graph.add(job.id, deps, self._dep_done_for_good)
+            self._any_edges = True
+            job.depends_on = tuple(deps)
+        self._jobs[job.id] = job
+        first = job.trigger.get_first_run(self._clock.now())
+        self._set_next(job, first)
+        if self._journal is not None:
+            self._journal.job_added(job)
+        if self._events.subscriptions:
+            self._emit(JobAdded, job)
+        return job.id
 
     async def _start_explicit(
         self, job: JobState, fire_ts: float | None, refused: str

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from .._events import SchedulerStopped
 from .._model import JobStatus
-from ..abc import Trigger
 from ..errors import InvalidJobError, SchedulerStateError
 from ._control import Control
 from ._deps import Dependencies
@@ -23,11 +20,15 @@ from ._leader import Leadership
 from ._outcomes import Outcomes
 from ._rules import Decision, Entry, decide
 from ._runner import Runner
-from ._state import _NO_EXTRAS, JobState, _dt
+from ._state import _NO_EXTRAS, JobState, RestoredJob, _dt
 
 __all__ = ["Engine"]
 
 logger = logging.getLogger("asyncron")
+
+# the least time stop() gives the engine's own tasks, and cancelled runs, to end
+_TASK_GRACE = 5.0
+_CANCEL_GRACE = 1.0
 
 
 class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
@@ -56,45 +57,37 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                 self._start_held(job)
         logger.debug("scheduler started")
 
-    def _restore_job(
-        self,
-        *,
-        job_id: str,
-        name: str,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        trigger: Trigger,
-        max_runs: int | None,
-        run_count: int,
-        status: JobStatus,
-        next_run: datetime | None,
-        last_run: datetime | None,
-        error: str | None,
-        result: Any,
-        failure_count: int,
-        ref: str | None,
-    ) -> JobState:
+    def _restore_job(self, stored: RestoredJob) -> JobState:
         """Re-create a stored job as it was (for journals loading a store). ``next_run`` is the
         fire to arm, already decided by the caller's misfire policy; None means no fire is left.
 
         Raises:
             InvalidJobError: ``job_id`` is already in use, or an argument is invalid.
         """
+        job_id = stored.job_id
         if job_id in self._jobs:
             raise InvalidJobError(f"job_id: {job_id!r} is already in use")
-        job = self._make_job(func, name, trigger, args, kwargs, max_runs, job_id, False)
-        job.ref = ref
-        job.run_count = job.started = run_count
-        job.last_run = None if last_run is None else last_run.timestamp()
-        job.error = error
-        job.result = result
-        job.failure_count = failure_count
+        job = self._make_job(
+            stored.func,
+            stored.name,
+            stored.trigger,
+            stored.args,
+            stored.kwargs,
+            stored.max_runs,
+            job_id,
+            False,
+        )
+        job.ref = stored.ref
+        job.run_count = job.started = stored.run_count
+        job.last_run = None if stored.last_run is None else stored.last_run.timestamp()
+        job.error = stored.error
+        job.result = stored.result
+        job.failure_count = stored.failure_count
         self._jobs[job_id] = job
-        if status.is_final:
-            job.status = status
+        if stored.status.is_final:
+            job.status = stored.status
         else:
-            self._set_next(job, next_run)
+            self._set_next(job, stored.next_run)
         return job
 
     def _run_recovered(
@@ -144,8 +137,13 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         self._poke()
         dispatcher, self._dispatcher = self._dispatcher, None
         current = asyncio.current_task()
+        wait_for = self._stop_timeout if timeout is None else timeout
+        # No wait in stop() is unbounded (a store call that hangs, a run that swallows its
+        # cancellation): the engine's own tasks get `grace` to end, cancelled runs `wait_for`
+        # again (at least a second), then they are left running, and the log says so.
+        grace = max(self._stop_timeout, _TASK_GRACE)
         if dispatcher is not None and dispatcher is not current:
-            await asyncio.gather(dispatcher, return_exceptions=True)
+            await _finish(dispatcher, grace, "the dispatcher")  # it ends at its next step
         # runs waiting to be retried are not retried any more
         for job in self._jobs.values():
             for run in list(job.runs or ()):
@@ -153,7 +151,6 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                     self._stop_run(run)
         pending = {f for f in self._inflight if f is not current}
         if pending:
-            wait_for = self._stop_timeout if timeout is None else timeout
             _, still = await asyncio.wait(pending, timeout=wait_for)
             for fut in still:
                 if isinstance(fut, asyncio.Task):
@@ -165,7 +162,15 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                     len(cancelled),
                     wait_for,
                 )
-                await asyncio.gather(*cancelled, return_exceptions=True)
+                cancel_grace = max(wait_for, _CANCEL_GRACE)
+                _, deaf = await asyncio.wait(cancelled, timeout=cancel_grace)
+                if deaf:
+                    logger.error(
+                        "stop: %d cancelled job run(s) ignored the cancellation for %.1f s; "
+                        "left running",
+                        len(deaf),
+                        cancel_grace,
+                    )
             abandoned = len(still) - len(cancelled)
             if abandoned:
                 logger.warning(
@@ -191,7 +196,7 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         standby, self._leader_task = self._leader_task, None
         if standby is not None and standby is not current:
             standby.cancel()
-            await asyncio.gather(standby, return_exceptions=True)
+            await _finish(standby, grace, "the standby loop", cancel_first=True)
         leading = self._leader_path is None or self._leader_lock is not None
         if self._journal is not None and leading:  # a standby never opened the store
             await self._journal.close()
@@ -207,3 +212,25 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
                 logger.warning(
                     "stop: event subscribers still busy after %.1f s", self._stop_timeout
                 )
+
+
+async def _finish(
+    task: asyncio.Task[Any], timeout: float, what: str, *, cancel_first: bool = False
+) -> None:
+    """Wait up to ``timeout`` seconds for one of the engine's own tasks to end, cancelling it
+    then (or at once, with ``cancel_first``) and waiting as long again; never longer. Its
+    error, if any, was logged where it happened."""
+    if not cancel_first:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            logger.warning("stop: %s was still busy after %.1f s; cancelled", what, timeout)
+    if not task.done():
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if not done:
+            logger.error(
+                "stop: %s ignored its cancellation for %.1f s; left running", what, timeout
+            )
+            return
+    if not task.cancelled():
+        task.exception()  # retrieved, as gather(return_exceptions=True) did

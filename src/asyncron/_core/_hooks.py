@@ -16,13 +16,20 @@ from datetime import datetime
 from typing import Any
 
 from .._events import Event
-from .._model import JobStatus
-from ..abc import Journal, Trigger
+from ..abc import Journal
 from ..errors import SchedulerStateError
 from ._engine import Engine
-from ._state import JobState
+from ._state import JobState, RestoredJob, ScheduleRequest, schedule_request
 
-__all__ = ["EngineHooks", "hooks_of", "install_journal_factory", "make_journal"]
+__all__ = [
+    "EngineHooks",
+    "RestoredJob",
+    "ScheduleRequest",
+    "hooks_of",
+    "install_journal_factory",
+    "make_journal",
+    "schedule_request",
+]
 
 JournalFactory = Callable[..., Journal]
 _factory: list[JournalFactory] = []
@@ -84,50 +91,27 @@ class EngineHooks:
         remove jobs while iterating)."""
         return iter(self._engine._jobs.items())
 
-    # -- what journals tell the engine ------------------------------------------------------------
+    # -- what facades ask ------------------------------------------------------------------------
 
-    def restore_job(
-        self,
-        *,
-        job_id: str,
-        name: str,
-        func: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        trigger: Trigger,
-        max_runs: int | None,
-        run_count: int,
-        status: JobStatus,
-        next_run: datetime | None,
-        last_run: datetime | None,
-        error: str | None,
-        result: Any,
-        failure_count: int,
-        ref: str | None,
-    ) -> JobState:
-        """Re-create a stored job as it was and return its live record. ``next_run`` is the fire
-        to arm, already decided by the caller's misfire policy; None: no fire is left.
+    def schedule(self, request: ScheduleRequest) -> str:
+        """Add the job of ``request`` (made by :func:`schedule_request` in the caller's thread)
+        and return its id: ``AsyncScheduler.schedule_nowait``'s body.
 
         Raises:
-            InvalidJobError: ``job_id`` is already in use, or an argument is invalid.
+            InvalidJobError, InvalidTriggerError, JobStateError: as ``AsyncScheduler.schedule``.
         """
-        return self._engine._restore_job(
-            job_id=job_id,
-            name=name,
-            func=func,
-            args=args,
-            kwargs=kwargs,
-            trigger=trigger,
-            max_runs=max_runs,
-            run_count=run_count,
-            status=status,
-            next_run=next_run,
-            last_run=last_run,
-            error=error,
-            result=result,
-            failure_count=failure_count,
-            ref=ref,
-        )
+        return self._engine._schedule(request)
+
+    # -- what journals tell the engine ------------------------------------------------------------
+
+    def restore_job(self, stored: RestoredJob) -> JobState:
+        """Re-create a stored job as it was and return its live record (see
+        :class:`~asyncron._core._state.RestoredJob` for what each field means).
+
+        Raises:
+            InvalidJobError: ``stored.job_id`` is already in use, or a field is invalid.
+        """
+        return self._engine._restore_job(stored)
 
     def emit(self, event: Event) -> None:
         """Publish ``event`` to the engine's subscribers (a journal's own events)."""

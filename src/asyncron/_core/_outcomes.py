@@ -39,52 +39,6 @@ logger = logging.getLogger("asyncron")
 class Outcomes(EngineBase):
     """Records, retries and reports the end of runs."""
 
-    def _succeeded(self, run: Run, result: Any) -> None:
-        """An async run returned ``result``: :meth:`_task_ended` for the common case, in one
-        call. The case: no timer, no caller waiting for the outcome, no other run of the job,
-        nothing in the job's side object (no waiters, buffer, held fire, dependencies, failure
-        details), no subscriber, claiming journal or dependency edge in the engine (a journal is told
-        of the change, as _record does). Everything else goes
-        the general way (``_task_ended`` -> ``_finish`` -> ``_record``), with the same outcome."""
-        job = run.job
-        if (
-            job.x is not _NO_EXTRAS
-            or job.run is not run
-            or run.timer is not None
-            or run.outcome is not None
-            or run.abandoned
-            or self._events.subscriptions
-            or self._claims
-            or self._any_edges
-        ):
-            self._task_ended(run, result, None)
-            return
-        self._inflight.discard(run.fut)
-        job.run = None
-        job.running -= 1
-        job.run_count += 1
-        started = run.started
-        self._lateness.append(started - run.fire_ts)
-        if job.opts.history:
-            if job.history is None:
-                # the entry is made from these when it is needed (past_runs); a tuple of numbers
-                # is not tracked by the garbage collector, a run record would be
-                job.history = (run.fire_ts, started, self._clock.time(), run.attempt)
-            else:  # before job.result changes: a deferred entry reads it
-                entry = (run.fire_ts, started, self._clock.time(), run.attempt, "succeeded")
-                self._remember(job, (*entry, result, None))
-        job.result = result
-        job.error = None
-        if job.running == 0:
-            status = job.status
-            if status is _RUNNING:
-                # no side object: not paused, nothing buffered or held, nobody waiting
-                job.status = _PENDING if job.next_ts is not None else _COMPLETED
-            elif status in _FINAL and status is not _CANCELLED:
-                job.status = _COMPLETED  # a finished job run again through run_now
-        if self._journal is not None:
-            self._journal.job_changed(job)
-
     def _task_ended(
         self, run: Run, result: Any, exc: BaseException | None, *, cancelled: bool = False
     ) -> None:
@@ -200,7 +154,8 @@ class Outcomes(EngineBase):
         outcome: str,
         now: float,
     ) -> None:
-        if job.history.__class__ is tuple:
+        history = job.history
+        if history.__class__ is tuple:
             job.past_runs()  # while job.result is still that run's result
         job.run_count += 1
         self._lateness.append(run.started - run.fire_ts)
@@ -237,9 +192,15 @@ class Outcomes(EngineBase):
                     },
                 )
         if job.opts.history:
-            self._remember(
-                job, (run.fire_ts, run.started, now, run.attempt, outcome, result, job.error)
-            )
+            if history is None and exc is None:
+                # A job's first run, a success: its entry is kept as a tuple of numbers (which
+                # the garbage collector does not track; 100,000 one-shot jobs keep one each)
+                # and made into a full entry when it is read or a second run comes (past_runs).
+                job.history = (run.fire_ts, run.started, now, run.attempt)
+            else:
+                self._remember(
+                    job, (run.fire_ts, run.started, now, run.attempt, outcome, result, job.error)
+                )
         if self._events.subscriptions:
             if exc is None:
                 self._emit(
@@ -273,7 +234,13 @@ class Outcomes(EngineBase):
                 )
             else:
                 fut.set_exception(exc)
-        if job.running == 0:
+        if job.running == 0 and job.x is _NO_EXTRAS and job.status is _RUNNING:
+            # the common end: nothing paused, buffered, held or waited for (no side object)
+            if job.next_ts is not None:
+                job.status = _PENDING
+            else:
+                self._finalize(job, _FAILED if exc is not None or job.error else _COMPLETED)
+        elif job.running == 0:
             x = job.x
             if x.idle_waiters:
                 waiters, x.idle_waiters = x.idle_waiters, None

@@ -133,7 +133,7 @@ class Runner(EngineBase):
             if not isinstance(exc, Exception):
                 raise
             return None
-        self._succeeded(run, result)
+        self._task_ended(run, result, None)
         return result
 
     def _on_run_timeout(self, run: Run) -> None:

@@ -23,8 +23,18 @@ from typing import Any, Generic, Protocol, TypeVar, overload
 from .._listing import display_zone, in_zone
 from .._model import Job, JobOptions, JobStatus
 from ..abc import Trigger
+from ..errors import InvalidJobError
 
-__all__ = ["JobState", "Run", "RunInfo", "current_run", "set_progress"]
+__all__ = [
+    "JobState",
+    "RestoredJob",
+    "Run",
+    "RunInfo",
+    "ScheduleRequest",
+    "current_run",
+    "schedule_request",
+    "set_progress",
+]
 
 _V = TypeVar("_V")
 _NO_KWARGS: dict[str, Any] = {}  # shared by every job without keyword arguments; never mutated
@@ -126,6 +136,94 @@ def _ts_to_dt(ts: float | None) -> datetime | None:
 
 def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleRequest:
+    """``schedule()``'s arguments, checked and normalised by :func:`schedule_request`: what every
+    face (``AsyncScheduler``, the threaded facades) hands the engine to add a job."""
+
+    func: Callable[..., Any]
+    name: str | None
+    trigger: object
+    args: Any
+    kwargs: dict[str, Any] | None
+    max_runs: int | None
+    job_id: str | None
+    function_name: str | None
+    depends_on: Any
+    replace: bool
+    manual: bool
+    options: dict[str, Any]
+
+
+def schedule_request(
+    func: Callable[..., Any],
+    name: str | None = None,
+    trigger: object = None,
+    args: Any = (),
+    kwargs: dict[str, Any] | None = None,
+    max_runs: int | None = None,
+    *,
+    job_id: str | None = None,
+    function_name: str | None = None,
+    depends_on: Any = None,
+    replace: bool = False,
+    manual: bool = False,
+    **options: Any,
+) -> ScheduleRequest:
+    """``schedule()``'s arguments as one value, with the checks that need no engine state done
+    (pure: any thread may call it, so a facade reports bad input before the hop to the loop).
+    What depends on the engine (the trigger shorthand's zone, the job options over the
+    defaults, ids in use, dependencies) is checked when the engine adds the job.
+
+    Raises:
+        InvalidJobError: ``replace`` is not a bool, or ``function_name`` not a non-empty str.
+    """
+    if not isinstance(replace, bool):
+        raise InvalidJobError(f"replace: expected True or False, got {replace!r}")
+    if function_name is not None and (not isinstance(function_name, str) or not function_name):
+        raise InvalidJobError(f"function_name: expected a non-empty str, got {function_name!r}")
+    return ScheduleRequest(
+        func,
+        name,
+        trigger,
+        args,
+        kwargs,
+        max_runs,
+        job_id,
+        function_name,
+        depends_on,
+        replace,
+        manual,
+        options,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RestoredJob:
+    """A stored job as a journal hands it back to the engine (``EngineHooks.restore_job``).
+
+    ``next_run`` is the fire to arm, already decided by the journal's misfire policy (None: no
+    fire is left); ``status`` a final status is kept as it is, any other is re-derived.
+    ``ref`` is the stored function reference (registered name or ``module:qualname``).
+    """
+
+    job_id: str
+    name: str
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    trigger: Trigger
+    max_runs: int | None
+    run_count: int
+    status: JobStatus
+    next_run: datetime | None
+    last_run: datetime | None
+    error: str | None
+    result: Any
+    failure_count: int
+    ref: str | None
 
 
 class _JobExtras:
