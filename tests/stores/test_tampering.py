@@ -77,13 +77,12 @@ def test_restart_before_the_app_schedules_again_names_every_fix(tmp_path: Path) 
         assert fix in error
 
     # each fix brings it back: scheduling it again by object, another job of the same function,
-    # allowed_modules, vouch()
+    # allowed_modules
     fixes: list[tuple[str, dict[str, Any]]] = [
         ("reschedule", {}),
         ("another", {}),
         ("restart", {"allowed_modules": ["record_jobs"]}),
-        ("restart", {"vouch": True}),
-    ]
+    ]  # (vouch(): the tests below)
     for n, (mode, options) in enumerate(fixes):
         fresh = store.with_name(f"{n}-{store.name}")
         fresh_out = tmp_path / f"out-{n}"
