@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,3 +73,18 @@ def serve_aiohttp() -> Callable[..., contextlib.AbstractAsyncContextManager[str]
     """``async with serve_aiohttp(app) as url``: the aiohttp ``app`` on a real server at
     127.0.0.1 and a free port, cleaned up on exit (``shutdown_timeout=`` as aiohttp's)."""
     return _serve_aiohttp
+
+
+def _make_foreign_sqlite(path: Path) -> Path:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def foreign_sqlite() -> Callable[[Path], Path]:
+    """``foreign_sqlite(path)`` writes another application's SQLite database there (a ``users``
+    table, rollback journal mode): what a store must refuse and leave byte for byte."""
+    return _make_foreign_sqlite

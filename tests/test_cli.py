@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -388,15 +388,6 @@ def test_jobs_opens_the_store_read_only_and_creates_nothing(tmp_path: Path, stor
         assert _snapshot(tmp_path) == before  # no lock file, no -wal/-shm, not a byte changed
 
 
-def _foreign_sqlite(path: Path) -> None:
-    import sqlite3
-
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.execute("INSERT INTO users (name) VALUES ('ada')")
-    conn.close()
-
-
 @pytest.mark.parametrize(
     ("name", "says"),
     [("app.db", "is not an asyncron store: it is an SQLite database with 1 table(s) of another"),
@@ -404,11 +395,11 @@ def _foreign_sqlite(path: Path) -> None:
      ("fifo.json", "is a FIFO (named pipe), not a regular file")],
 )  # fmt: skip
 def test_store_commands_refuse_another_applications_file_with_exit_2(
-    tmp_path: Path, name: str, says: str
+    tmp_path: Path, name: str, says: str, foreign_sqlite: Callable[[Path], Path]
 ) -> None:
     path = tmp_path / name
     if name == "app.db":
-        _foreign_sqlite(path)
+        foreign_sqlite(path)
     elif name == "fifo.json":
         os.mkfifo(path)  # reading it would block: it must be refused without being opened
     else:

@@ -23,6 +23,7 @@ with the active key, and ``Journal.rotate_keys()`` rewrites every row at once.
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,26 @@ def _aad(job_id: str, field: str, kid: str) -> bytes:
     return f"asyncron/1\x00{job_id}\x00{field}\x00{kid}".encode()
 
 
+def _key_bytes(kid: str, key: object) -> bytes:
+    """The raw bytes of one keyring entry: bytes as given, or base64 text (URL-safe or standard).
+
+    Raises:
+        InvalidJobError: neither bytes nor valid base64 text (the key itself is never shown).
+    """
+    if isinstance(key, bytes | bytearray | memoryview):
+        return bytes(key)
+    if isinstance(key, str):
+        try:
+            # validate=True: a stray character is an error, not silently dropped
+            return base64.b64decode(key.strip().encode("ascii"), altchars=b"-_", validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            raise InvalidJobError(
+                f"keys[{kid!r}]: not valid base64 text ({len(key)} characters); expected a 32-byte "
+                "AES-256 key as bytes or as the base64 text Keyring.generate_key() returns"
+            ) from None
+    raise InvalidJobError(f"keys[{kid!r}]: expected bytes or base64 text, got {type(key).__name__}")
+
+
 class Keyring:
     """Named AES-256 keys, one of them active.
 
@@ -69,6 +90,11 @@ class Keyring:
     """
 
     def __init__(self, keys: Mapping[str, bytes | str], active: str | None = None) -> None:
+        if not isinstance(keys, Mapping):
+            raise InvalidJobError(
+                f"keys: expected a mapping of key id -> 32-byte key (bytes or base64 text), got "
+                f"{type(keys).__name__}; e.g. Keyring({{'k1': Keyring.generate_key()}})"
+            )
         if not keys:
             raise InvalidJobError("keys: a keyring needs at least one key")
         self._keys: dict[str, bytes] = {}
@@ -76,11 +102,11 @@ class Keyring:
         for kid, key in keys.items():
             if not isinstance(kid, str) or not kid:
                 raise InvalidJobError(f"keys: key ids must be non-empty strings, got {kid!r}")
-            raw = base64.urlsafe_b64decode(key) if isinstance(key, str) else key
-            if not isinstance(raw, bytes) or len(raw) != 32:
+            raw = _key_bytes(kid, key)
+            if len(raw) != 32:
                 raise InvalidJobError(
                     f"keys[{kid!r}]: expected a 32-byte AES-256 key (Keyring.generate_key()), got "
-                    f"{len(raw) if isinstance(raw, bytes) else type(raw).__name__} bytes"
+                    f"{len(raw)} bytes"
                 )
             self._keys[kid] = raw
         if active is None:

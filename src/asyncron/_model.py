@@ -111,6 +111,16 @@ class Job:
 OVERLAP_POLICIES = ("skip", "buffer_one", "buffer_all", "cancel_other", "allow_all")
 
 
+def check_seconds(name: str, value: object, *, allow_none: bool = True) -> None:
+    """Refuse anything but None or a finite number of seconds >= 0 (a timeout argument).
+
+    Raises:
+        InvalidJobError: naming ``name``, the value and what is allowed (NaN, a negative or
+            infinite number, a bool or a string are refused; use None to wait without limit).
+    """
+    _seconds(name, value, allow_none=allow_none)
+
+
 def _seconds(name: str, value: object, *, allow_none: bool = True, allow_zero: bool = True) -> None:
     if value is None and allow_none:
         return

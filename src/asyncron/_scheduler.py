@@ -41,6 +41,7 @@ from ._model import (
     JobStatus,
     RunRecord,
     SchedulerStatistics,
+    check_seconds,
 )
 from ._tz import local_zone, resolve_zone
 from .abc import Clock, Journal, Store, Trigger
@@ -127,14 +128,7 @@ class AsyncScheduler(Engine):
             isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1
         ):
             raise InvalidJobError(f"max_workers: expected a positive int, got {max_workers!r}")
-        if (
-            isinstance(stop_timeout, bool)
-            or not isinstance(stop_timeout, int | float)
-            or stop_timeout < 0
-        ):
-            raise InvalidJobError(
-                f"stop_timeout: expected a number of seconds >= 0, got {stop_timeout!r}"
-            )
+        check_seconds("stop_timeout", stop_timeout, allow_none=False)
         super().__init__(
             clock=clock,
             max_workers=max_workers or min(32, (os.cpu_count() or 1) + 4),
@@ -249,7 +243,11 @@ class AsyncScheduler(Engine):
         finish in their thread and their outcome is still recorded).
 
         Idempotent. Called from inside a job, it does not wait for that job.
+
+        Raises:
+            InvalidJobError: ``timeout`` is not None or a finite number of seconds >= 0.
         """
+        check_seconds("timeout", timeout)
         await self._stop(timeout)
 
     async def wait_stopped(self) -> None:
@@ -497,11 +495,13 @@ class AsyncScheduler(Engine):
         and return its final snapshot.
 
         Raises:
+            InvalidJobError: ``timeout`` is not None or a finite number of seconds >= 0.
             JobLookupError: no such job.
             TimeoutError: ``timeout`` seconds (real time) passed first.
             SchedulerStateError: the scheduler was stopped while this call was waiting, or
                 is stopped (or stopping) and the job has fires left: nothing would end it.
         """
+        check_seconds("timeout", timeout)
         job = self._require(job_id)
         if not job.status.is_final:
             if self._stopping:  # from stop() until the next start()

@@ -11,7 +11,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import InvalidTriggerError
 
-__all__ = ["ensure_aware", "local_zone", "resolve_zone"]
+__all__ = ["clip", "ensure_aware", "local_zone", "resolve_zone"]
+
+#: Longer zone names are refused outright (no IANA name comes near it).
+_MAX_ZONE_NAME = 255
+_CLIP = 60
+
+
+def clip(value: object, limit: int = _CLIP) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages about values a user
+    may have passed by mistake at any size (a 5,000-character zone, a 10,000-digit number)."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the error being reported
+        text = f"<{type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 8]}...{text[-3:]} ({len(text)} characters)"
 
 
 def local_zone() -> tzinfo:
@@ -46,7 +62,7 @@ def _local_zone(tz_env: str, _offset: int, _alt_offset: int) -> tzinfo:
             continue
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # see resolve_zone
             continue
     return datetime.now().astimezone().tzinfo or UTC
 
@@ -64,15 +80,22 @@ def resolve_zone(value: str | tzinfo | None, *, field: str = "timezone") -> tzin
     if isinstance(value, str):
         if value.upper() == "UTC":
             return UTC
-        try:
-            return ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidTriggerError(
-                f"{field}: unknown time zone {value!r}; use an IANA name such as "
-                "'Europe/Berlin' or 'UTC', or a tzinfo object"
-            ) from None
+        # IANA names are short (the longest is 32 characters); a long one is refused before
+        # zoneinfo turns it into a path, where it would raise OSError (name too long).
+        if len(value) <= _MAX_ZONE_NAME:
+            try:
+                return ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                # ValueError: not a normalized relative key ('../x', '/etc/x') or not a TZif
+                # file ('zone.tab'); OSError: the tzdata package reading a name the file system
+                # refuses. Each means "no such zone".
+                pass
+        raise InvalidTriggerError(
+            f"{field}: unknown time zone {clip(value)}; use an IANA name such as "
+            "'Europe/Berlin' or 'UTC', or a tzinfo object"
+        )
     raise InvalidTriggerError(
-        f"{field}: expected an IANA zone name or a tzinfo, got {type(value).__name__} {value!r}"
+        f"{field}: expected an IANA zone name or a tzinfo, got {type(value).__name__} {clip(value)}"
     )
 
 

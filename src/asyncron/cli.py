@@ -67,13 +67,22 @@ def _caret_lines(expression: str, position: int | None, token: str | None) -> li
     return [f"  {expression}", "  " + " " * position + "^" * width]
 
 
+#: The most fire times ``asyncron cron -n`` prints (a typo such as -n 100000000 would otherwise
+#: print for minutes).
+CRON_MAX_COUNT = 10_000
+
+
 def _build_cron(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("expression", help='cron expression, e.g. "0 9 * * 1-5" (quote it)')
     parser.add_argument(
         "--tz", dest="tz", default=None, help="IANA time zone (default: the local zone)"
     )
     parser.add_argument(
-        "-n", dest="count", type=int, default=5, help="how many fire times to print (default 5)"
+        "-n",
+        dest="count",
+        type=int,
+        default=5,
+        help=f"how many fire times to print (default 5, at most {CRON_MAX_COUNT:,})",
     )
     parser.add_argument(
         "--from", dest="start", default=None,
@@ -94,17 +103,26 @@ def _build_cron(parser: argparse.ArgumentParser) -> Runner:
 
 
 def _run_cron(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from ._tz import resolve_zone
     from .abc import Trigger
     from .errors import CronParseError, InvalidTriggerError
     from .triggers.combinations import describe_trigger
     from .triggers.cron import CronTrigger
 
     expression: str = args.expression
-    if args.count < 0:
-        err.write(f"asyncron cron: error: -n must be 0 or more, got {args.count}\n")
+    if not 0 <= args.count <= CRON_MAX_COUNT:
+        err.write(
+            f"asyncron cron: error: -n must be 0 to {CRON_MAX_COUNT:,} (fire times printed), "
+            f"got {args.count}\n"
+        )
         return EXIT_USAGE
     try:
-        trigger = CronTrigger.from_expression(expression, args.tz)
+        given = None if args.tz is None else resolve_zone(args.tz, field="--tz")
+    except InvalidTriggerError as exc:
+        err.write(f"asyncron cron: error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        trigger = CronTrigger.from_expression(expression, given)
     except CronParseError as exc:
         lines = [f"asyncron cron: error: {exc}"]
         lines += _caret_lines(expression, exc.position, exc.token)

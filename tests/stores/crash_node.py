@@ -1,7 +1,7 @@
 """A scheduler process for the crash tests of test_kill_restart.py.
 
 ``python crash_node.py URL AUDIT WHERE ON_CRASH HOW BODY`` schedules one hourly job ``work``
-(its first fire 0.1 s from now) whose run dies at WHERE (crash_jobs.py; ``gate`` and ``end``
+(its first fire 0.3 s after the store opened) whose run dies at WHERE (crash_jobs.py; ``gate`` and ``end``
 are the fault points ``mid_store_write`` and ``before_finish``, armed by the test), with ``on_crash=ON_CRASH`` set on the journal
 (HOW ``journal``) or on the job (HOW ``job``); BODY is ``async`` or ``sync``. It prints
 ``ready <first fire>`` and runs until it is killed.
@@ -36,9 +36,11 @@ async def main() -> None:
     journal = StoreJournal(
         store_from_url(url), registry=registry(), on_crash="abandon" if how == "job" else on_crash
     )
-    first = datetime.fromtimestamp(round(time.time() + 0.1, 3), UTC)
     options: dict[str, Any] = {"on_crash": on_crash} if how == "job" else {}
     async with AsyncScheduler(store=journal) as scheduler:
+        # taken once the store is open (a slow start on a loaded machine must not put the
+        # first fire in the past), with room for the job's own write to land before it
+        first = datetime.fromtimestamp(round(time.time() + 0.3, 3), UTC)
         await scheduler.schedule(
             crash_jobs.work if body == "async" else crash_jobs.work_sync,
             trigger=IntervalTrigger(hours=1, start=first),

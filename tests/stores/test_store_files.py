@@ -206,3 +206,28 @@ async def test_unknown_store_url_lists_the_allowed_schemes() -> None:
         ValueError, match=re.escape("use memory://, json:///state.json or sqlite:///jobs.db")
     ):
         store_from_url("redis://localhost")
+
+
+@pytest.mark.parametrize("name", ["state.json", "jobs.db"])
+async def test_a_read_only_store_reads_and_refuses_every_write(tmp_path: Path, name: str) -> None:
+    from asyncron.errors import StoreError
+
+    path = tmp_path / name
+    writer = store_from_url(str(path))
+    await writer.open()
+    await writer.write_batch([ROW])
+    await writer.close()
+    os.remove(f"{path}.lock")
+    before = {p: (tmp_path / p).read_bytes() for p in sorted(os.listdir(tmp_path))}
+    kind = JsonFileStore if name.endswith(".json") else SQLiteStore
+    reader = kind(path, read_only=True)
+    await reader.open()
+    try:
+        assert [job.id for job in await reader.list_jobs()] == ["a"]
+        with pytest.raises(StoreError, match="opened read-only; nothing was written"):
+            await reader.write_batch([ROW.evolve(run_count=1)])
+        with pytest.raises(StoreError, match="opened read-only"):
+            await reader.remove_job("a")
+    finally:
+        await reader.close()
+    assert {p: (tmp_path / p).read_bytes() for p in sorted(os.listdir(tmp_path))} == before

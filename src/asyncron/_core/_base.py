@@ -27,8 +27,9 @@ from .._graph import DependencyGraph
 from .._heap import DeadlineHeap
 from .._model import _FINAL, Job, JobOptions, JobStatus
 from .._shorthand import coerce_trigger
-from ..abc import Clock, Executor, Journal, TimerHandle
-from ..errors import InvalidJobError, InvalidTriggerError, JobLookupError
+from .._tz import clip
+from ..abc import Clock, Executor, Journal, TimerHandle, Trigger
+from ..errors import AsyncronError, InvalidJobError, InvalidTriggerError, JobLookupError
 from ..triggers.once import OnceTrigger
 from ._executors import WorkerPool
 from ._state import (
@@ -192,6 +193,23 @@ class EngineBase:
         )
         return job
 
+    def _first_run(self, trigger: Trigger) -> datetime | None:
+        """``trigger``'s first fire for a job created now, asked before the job is added.
+
+        Raises:
+            InvalidTriggerError: the trigger raised something other than an asyncron error
+                (an ``OverflowError`` from a custom trigger, say); the cause is chained.
+        """
+        try:
+            return trigger.get_first_run(self._clock.now())
+        except AsyncronError:
+            raise
+        except Exception as exc:
+            raise InvalidTriggerError(
+                f"trigger: {clip(trigger)} cannot give its first fire time "
+                f"({type(exc).__name__}: {clip(str(exc), 120)}); nothing was scheduled"
+            ) from exc
+
     def _unresolved_reason(self, job_id: str) -> str | None:
         return None if self._journal is None else self._journal.unresolved_reason(job_id)
 
@@ -292,17 +310,31 @@ class EngineBase:
         fire_dt = job.next_dt
         if fire_dt is None:
             fire_dt = datetime.fromtimestamp(fire_ts if job.next_ts is None else job.next_ts, UTC)
-        nxt = trigger.get_next_run(fire_dt)
-        if nxt is not None and nxt.timestamp() <= now:
-            # Missed fires: skip them, staying on the trigger's own grid for a short stall and
-            # jumping straight past ``now`` after a long one.
-            self._misfires += 1
-            for _ in range(64):
-                nxt = trigger.get_next_run(nxt)
-                if nxt is None or nxt.timestamp() > now:
-                    break
-            else:
-                nxt = trigger.get_next_run(datetime.fromtimestamp(now, UTC))
+        try:
+            nxt = trigger.get_next_run(fire_dt)
+            if nxt is not None and nxt.timestamp() <= now:
+                # Missed fires: skip them, staying on the trigger's own grid for a short stall
+                # and jumping straight past ``now`` after a long one.
+                self._misfires += 1
+                for _ in range(64):
+                    nxt = trigger.get_next_run(nxt)
+                    if nxt is None or nxt.timestamp() > now:
+                        break
+                else:
+                    nxt = trigger.get_next_run(datetime.fromtimestamp(now, UTC))
+        except Exception as exc:
+            # A trigger that cannot say its next fire (a custom one's bug) ends the job, said
+            # once: left armed on a past fire it would stay pending forever.
+            logger.error(
+                "job %r (%s): its trigger %s failed (%s: %s); the job has no further fire",
+                job.name,
+                job.id,
+                clip(trigger),
+                type(exc).__name__,
+                exc,
+                extra={"job_id": job.id, "job_name": job.name},
+            )
+            nxt = None
         job.next_ts = job.next_dt = None
         self._set_next(job, nxt)
 

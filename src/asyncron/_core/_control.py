@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
@@ -27,6 +27,16 @@ from ._state import JobState, ScheduleRequest, _dt
 __all__ = ["Control"]
 
 logger = logging.getLogger("asyncron")
+
+
+#: 0001-01-02T00:00Z: the earliest instant an anchor may take (a day of margin for any zone).
+_YEAR_1_TS = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+
+
+def _count(name: str, value: object, *, low: int = 0) -> None:
+    """Refuse anything but a whole number >= ``low`` (NaN or 2.5 fires would misbehave)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise InvalidJobError(f"{name}: expected a whole number >= {low}, got {value!r}")
 
 
 class Control(EngineBase):
@@ -52,6 +62,8 @@ class Control(EngineBase):
         deps = self._check_deps(req.depends_on)
         if self._journal is not None:
             self._journal.validate(job)
+        # asked before anything changes: a trigger that cannot answer leaves no trace
+        first = self._first_run(job.trigger)
         if req.replace:  # validated above: nothing fails after this
             self._remove(job.id)
         if deps:
@@ -59,7 +71,6 @@ class Control(EngineBase):
             self._any_edges = True
             job.depends_on = tuple(deps)
         self._jobs[job.id] = job
-        first = job.trigger.get_first_run(self._clock.now())
         self._set_next(job, first)
         if self._journal is not None:
             self._journal.job_added(job)
@@ -204,6 +215,7 @@ class Control(EngineBase):
                 f"job {job_id!r} ({job.name}) was cancelled; it cannot be rescheduled"
             )
         new = coerce_trigger(trigger, self._zone).for_job(job_id)
+        first = self._first_run(new)  # before any change: a failure leaves the job as it was
         if job.heap_seq is not None:
             self._heap.cancel(job.heap_seq)
             job.heap_seq = None
@@ -211,7 +223,7 @@ class Control(EngineBase):
         job.next_fire = None
         if job.status.is_final:
             job.status = JobStatus.PENDING
-        self._set_next(job, new.get_first_run(self._clock.now()))
+        self._set_next(job, first)
         if self._events.subscriptions:
             self._emit(JobModified, job, changed=("trigger",))
         if self._journal is not None:
@@ -262,6 +274,7 @@ class Control(EngineBase):
     ) -> int:
         """The body of :meth:`AsyncScheduler.backfill`."""
         job = self._require(job_id)
+        _count("backfill: limit", limit, low=1)
         if not isinstance(start, datetime) or not isinstance(end, datetime):
             raise InvalidJobError("backfill: start and end must be datetimes")
         # naive datetimes are local time, as everywhere else in the library
@@ -284,6 +297,8 @@ class Control(EngineBase):
             # next fire, whole intervals back), not one counted from the window's start
             step = trigger.interval.total_seconds()
             back = math.ceil((job.next_ts - start.timestamp()) / step) + 1
+            # no fire before year 1: the anchor stays representable for a window from the start
+            back = min(back, int((job.next_ts - _YEAR_1_TS) // step))
             anchor = _dt(job.next_ts) - back * trigger.interval
             trigger = IntervalTrigger(trigger.interval, start=anchor, end=trigger.end)
         t = trigger.get_next_run(start)
@@ -304,6 +319,8 @@ class Control(EngineBase):
 
     async def _describe(self, job_id: str, *, fires: int = 10, runs: int = 10) -> JobDescription:
         """The body of :meth:`AsyncScheduler.describe`."""
+        _count("describe: fires", fires)
+        _count("describe: runs", runs)
         job = self._require(job_id)
         upcoming: list[datetime] = []
         t = job.next_fire

@@ -215,6 +215,7 @@ class DashboardCore:
         self._gate = _Gate(scheduler, bool(show_arguments))
         self._background: set[asyncio.Task[Any]] = set()
         self._static: dict[str, bytes] = {}
+        self._names: frozenset[str] | None = None
 
     # -- security ------------------------------------------------------------------------------
 
@@ -411,6 +412,15 @@ class DashboardCore:
             return _error(400, "fires and runs: expected 0..1000")
         job = await self.scheduler.get_job(job_id)
         if job is None:
+            # ids may hold "/": a GET of "<id>/pause" is job "<id>/pause" when there is one,
+            # else a GET on job <id>'s action, which must be a POST
+            owner, _, action = job_id.rpartition("/")
+            if action in ACTIONS and await self.scheduler.get_job(owner) is not None:
+                return Reply(
+                    405,
+                    {"error": f"{action} is an action on job {owner!r}: send it as a POST"},
+                    headers={"Allow": "POST"},
+                )
             return _error(404, f"no job with id {job_id!r}")
         if job.status is JobStatus.UNRESOLVED:
             return Reply(200, {"job": self.job_doc(job), "next_fires": [], "last_runs": []})
@@ -603,22 +613,29 @@ class DashboardCore:
         )
 
     def static(self, name: str) -> Reply:
+        """One of the packaged assets, by its plain file name; anything else is a 404 (a path,
+        a NUL byte, a 5,000-character name, ``index.html``), never a server error."""
         kind = next((t for ext, t in _STATIC_TYPES.items() if name.endswith(ext)), None)
-        if (
-            kind is None
-            or "/" in name
-            or "\\" in name
-            or name.startswith(".")
-            or name == "index.html"
-        ):
-            return _error(404, f"no asset {name!r}")
+        if kind is None or name == "index.html" or name not in self._asset_names():
+            return _error(404, f"no asset {_short_repr(name)}")
         try:
             data = self._asset(name)
-        except (FileNotFoundError, IsADirectoryError):
-            return _error(404, f"no asset {name!r}")
+        except OSError:
+            return _error(404, f"no asset {_short_repr(name)}")
         return Reply(
             200,
             raw=data,
             content_type=kind,
             headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
         )
+
+    def _asset_names(self) -> frozenset[str]:
+        """The packaged asset files: a request names one of them or nothing (no path is ever
+        built from a request)."""
+        names = self._names
+        if names is None:
+            folder = resources.files(__package__).joinpath("static")
+            names = self._names = frozenset(
+                entry.name for entry in folder.iterdir() if entry.is_file()
+            )
+        return names

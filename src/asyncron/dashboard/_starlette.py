@@ -172,8 +172,10 @@ def create_dashboard(
         Route("/api/info", guarded(info), methods=["GET"]),
         Route("/api/csrf", guarded(csrf), methods=["GET"]),
         Route("/api/jobs", guarded(jobs), methods=["GET"]),
-        Route("/api/jobs/{job_id}", guarded(job), methods=["GET"]),
-        Route("/api/jobs/{job_id}/{action}", guarded(action), methods=["POST"]),
+        # ``:path``: a job id may hold "/" (sent as %2F, which the server decodes before
+        # routing); an action is the last segment, so "a/b/pause" is job "a/b", action pause.
+        Route("/api/jobs/{job_id:path}/{action}", guarded(action), methods=["POST"]),
+        Route("/api/jobs/{job_id:path}", guarded(job), methods=["GET"]),
         Route("/api/timeline", guarded(timeline), methods=["GET"]),
         Route("/api/stats", guarded(stats), methods=["GET"]),
         Route("/api/events", guarded(events), methods=["GET"]),

@@ -178,13 +178,14 @@ def setup_dashboard(
     sub[DASHBOARD_KEY] = core
     routes: list[Any] = [
         web.get("/", guarded(page)),
-        web.get("/static/{name}", static),
+        web.get("/static/{name:.*}", static),  # any name reaches core.static, which 404s it
         web.get("/openapi.json", guarded(openapi)),
         web.get("/api/info", guarded(info)),
         web.get("/api/csrf", guarded(csrf)),
         web.get("/api/jobs", guarded(jobs)),
-        web.get("/api/jobs/{job_id}", guarded(job)),
-        web.post("/api/jobs/{job_id}/{action}", guarded(action)),
+        # a job id may hold "/" (sent as %2F); an action is the last segment
+        web.get("/api/jobs/{job_id:.+}", guarded(job)),
+        web.post("/api/jobs/{job_id:.+}/{action:[^/]+}", guarded(action)),
         web.get("/api/timeline", guarded(timeline)),
         web.get("/api/stats", guarded(stats)),
         web.get("/api/events", guarded(events)),

@@ -59,6 +59,22 @@ FIELD_COUNT_HELP = (
 )
 
 _NUM = r"(?:\d+|[A-Za-z]+)"
+#: Digits kept when a number token is read; a longer number is out of range in every field.
+_MAX_DIGITS = 12
+
+
+def _small_int(digits: str) -> int:
+    """The value of a run of digits, or 10**12 (out of range everywhere) for a longer one: a
+    10,000-digit token must be "out of range", not Python's int-conversion limit."""
+    significant = digits.lstrip("0") or "0"
+    return int(significant) if len(significant) <= _MAX_DIGITS else 10**_MAX_DIGITS
+
+
+def _short(token: str) -> str:
+    """A token as shown in a message: a huge one is cut (the error still carries it whole)."""
+    return token if len(token) <= 40 else f"{token[:20]}...{token[-8:]} ({len(token)} characters)"
+
+
 _RANGE_RE = re.compile(rf"^({_NUM})(?:-({_NUM}))?(?:/(\w*))?$")
 _STAR_RE = re.compile(r"^[*?](?:/(\w*))?$")
 _HASH_RE = re.compile(r"^[Hh](?:\((\d+)-(\d+)\))?(?:/(\w*))?$")
@@ -148,28 +164,30 @@ class _FieldParser:
     # -- pieces ---------------------------------------------------------------------------
     def value(self, token: str, pos: int) -> int:
         """Parse a number or a name and check it against the field's range."""
-        if token.isdigit():
-            number = int(token)
+        if token.isascii() and token.isdigit():
+            number = _small_int(token)
             if not self.lo <= number <= self.hi:
-                raise self.fail(f"value {token}", token, pos, "is out of range")
+                raise self.fail(f"value {_short(token)}", token, pos, "is out of range")
             return number
         upper = token.upper()
         names = MONTH_NAMES if self.name == MONTH else DAY_NAMES if self.name == DOW else None
         if names is not None and upper in names:
             return names.index(upper) + (1 if self.name == MONTH else 0)
         if names is None and token.isalpha():
-            raise self.fail(f"name {token!r}", token, pos, "is not allowed here (only numbers)")
-        raise self.fail(f"unknown name {token!r}", token, pos, "")
+            raise self.fail(
+                f"name {_short(token)!r}", token, pos, "is not allowed here (only numbers)"
+            )
+        raise self.fail(f"unknown name {_short(token)!r}", token, pos, "")
 
     def step(self, token: str, pos: int) -> int:
         """A step: any positive whole number. One wider than the field (``*/100`` in the
         day-of-month) selects the first value only, as in Vixie cron and cronsim."""
         allowed = "1-999999999"
         if not (token.isascii() and token.isdigit()):
-            raise self.fail(f"step {token!r}", token, pos, "is not a number", allowed)
-        step = int(token) if len(token) <= 9 else 0
-        if step < 1:
-            raise self.fail(f"step {token}", token, pos, "is out of range", allowed)
+            raise self.fail(f"step {_short(token)!r}", token, pos, "is not a number", allowed)
+        step = _small_int(token)
+        if not 1 <= step <= 999_999_999:
+            raise self.fail(f"step {_short(token)}", token, pos, "is out of range", allowed)
         return step
 
     def hash_value(self, modulus: int) -> int:
@@ -201,7 +219,7 @@ class _FieldParser:
                 raise self.fail("'?'", item, pos, "must stand alone in its field (no list)",
                                 "? on its own, or * and values")  # fmt: skip
             if self.name == DOM and _WEEKDAY_DOM_RE.match(item):
-                raise self.fail(f"nearest-weekday item {item!r}", item, pos,
+                raise self.fail(f"nearest-weekday item {_short(item)!r}", item, pos,
                                 "must stand alone in its field (no list)",
                                 "nW on its own, e.g. 15W")  # fmt: skip
 
@@ -214,7 +232,7 @@ class _FieldParser:
                     "'?'", item, pos, "is only allowed in the day fields", "* or values"
                 )
             if item[0] == "?" and item != "?":
-                raise self.fail(f"token {item!r}", item, pos, "cannot be parsed (no step after ?)",
+                raise self.fail(f"token {_short(item)!r}", item, pos, "cannot be parsed (no step after ?)",
                                 "? on its own")  # fmt: skip
             if star.group(1) is None:
                 self.values.update(range(self.lo, self.hi + 1))
@@ -229,9 +247,9 @@ class _FieldParser:
         if name == DOM:
             last = _LAST_DOM_RE.match(item)
             if last:
-                offset = int(last.group(1)) if last.group(1) is not None else 0
+                offset = _small_int(last.group(1)) if last.group(1) is not None else 0
                 if last.group(1) is not None and not 1 <= offset <= 30:
-                    raise self.fail(f"offset {last.group(1)}", last.group(1), pos + 2,
+                    raise self.fail(f"offset {_short(last.group(1))}", last.group(1), pos + 2,
                                     "is out of range", "L-1 to L-30")  # fmt: skip
                 self.dom_last.add(offset)
                 return
@@ -260,15 +278,18 @@ class _FieldParser:
                 day = self.value(nth.group(1), pos) % 7
                 n_pos = pos + len(nth.group(1)) + 1
                 n_text = nth.group(2)
-                if not 1 <= int(n_text) <= 5:
+                occurrence = _small_int(n_text)
+                if not 1 <= occurrence <= 5:
                     raise self.fail(
-                        f"occurrence #{n_text}", n_text, n_pos, "is out of range", "#1-#5"
+                        f"occurrence #{_short(n_text)}", n_text, n_pos, "is out of range", "#1-#5"
                     )
-                self.dow_nth.add((day, int(n_text)))
+                self.dow_nth.add((day, occurrence))
                 return
         ranged = _RANGE_RE.match(item)
         if not ranged:
-            raise self.fail(f"token {item!r}", item, pos, "cannot be parsed", self.syntax_help())
+            raise self.fail(
+                f"token {_short(item)!r}", item, pos, "cannot be parsed", self.syntax_help()
+            )
         start_text, end_text, step_text = ranged.groups()
         start = self.value(start_text, pos)
         end_pos = pos + len(start_text) + 1

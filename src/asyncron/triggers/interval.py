@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from .._tz import ensure_aware, local_zone, resolve_zone
+from .._tz import clip, ensure_aware, local_zone, resolve_zone
 from ..errors import InvalidTriggerError
 from ._wall import span_text
 from .combinations import TriggerOperators
@@ -12,16 +12,42 @@ from .combinations import TriggerOperators
 __all__ = ["IntervalTrigger"]
 
 _ZERO = timedelta(0)
+#: The longest interval: the whole span of ``datetime`` (year 1 to year 9999). A longer one
+#: could never fire twice, and ``timedelta.max`` would overflow at the first addition.
+MAX_INTERVAL = datetime.max - datetime.min
+_MAX_DAYS = MAX_INTERVAL.days + 1
+#: Each unit's length in days, to bound a unit before ``timedelta`` sees it.
+_UNIT_DAYS = {
+    "interval": 1 / 86400,
+    "weeks": 7.0,
+    "days": 1.0,
+    "hours": 1 / 24,
+    "minutes": 1 / 1440,
+    "seconds": 1 / 86400,
+    "milliseconds": 1 / 86_400_000,
+}
 
 
 def _number(name: str, value: object) -> float:
+    """``value`` as a float, refused unless it is a finite number whose size fits the whole
+    datetime range (``days=10**12`` or ``seconds=1e300`` would overflow ``timedelta``)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidTriggerError(
-            f"{name}: expected a number, got {type(value).__name__} {value!r}"
+            f"{name}: expected a number, got {type(value).__name__} {clip(value)}"
         )
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidTriggerError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
+    limit = _MAX_DAYS / _UNIT_DAYS[name]
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        number = limit * 2
+    if number != number or number in (float("inf"), float("-inf")):
+        raise InvalidTriggerError(f"{name}: expected a finite number, got {clip(value)}")
+    if abs(number) > limit:
+        raise InvalidTriggerError(
+            f"{name}: {clip(value)} is too long; allowed at most {limit:.7g} {name} in "
+            f"absolute value (the whole datetime range, {MAX_INTERVAL.days:,} days)"
+        )
+    return number
 
 
 def _restore(
@@ -51,8 +77,9 @@ class IntervalTrigger(TriggerOperators):
     scheduler's zone is used).
 
     Raises:
-        InvalidTriggerError: the interval is not positive, a unit is not a number, ``end`` is before
-            ``start``, or one of them is naive while the other is aware.
+        InvalidTriggerError: the interval is not positive or longer than :data:`MAX_INTERVAL`
+            (year 1 to 9999), a unit is not a finite number, ``end`` is before ``start``, or one
+            of them is naive while the other is aware.
     """
 
     __slots__ = ("_zone_given", "end", "interval", "start")
@@ -84,16 +111,25 @@ class IntervalTrigger(TriggerOperators):
             "seconds": _number("seconds", seconds),
             "milliseconds": _number("milliseconds", milliseconds),
         }
-        total = timedelta(**units)
         given = [f"{name}={value:g}" for name, value in units.items() if value]
-        if interval is not None:
-            if isinstance(interval, timedelta):
-                total += interval
-                given.insert(0, f"interval=timedelta(seconds={interval.total_seconds():g})")
-            else:
-                number = _number("interval", interval)
-                total += timedelta(seconds=number)
-                given.insert(0, f"interval={number:g}")
+        try:
+            # each unit is bounded above, so only their sum can overflow
+            total = timedelta(**units)
+            if interval is not None:
+                if isinstance(interval, timedelta):
+                    given.insert(0, f"interval=timedelta(seconds={interval.total_seconds():g})")
+                    total += interval
+                else:
+                    number = _number("interval", interval)
+                    given.insert(0, f"interval={number:g}")
+                    total += timedelta(seconds=number)
+        except OverflowError:
+            total = timedelta.max
+        if abs(total) > MAX_INTERVAL:
+            raise InvalidTriggerError(
+                f"interval: {', '.join(given)} is too long; allowed at most "
+                f"{MAX_INTERVAL.days:,} days (the whole datetime range, year 1 to 9999)"
+            )
         if total <= _ZERO:
             got = (
                 f"got {', '.join(given)} ({total.total_seconds():g} s in total)"
@@ -101,6 +137,8 @@ class IntervalTrigger(TriggerOperators):
                 else "got no length at all (weeks, days, hours, minutes, seconds and "
                 "milliseconds are all 0)"
             )
+            if given and total == _ZERO:
+                got += ", shorter than the 1 microsecond resolution"
             raise InvalidTriggerError(
                 f"interval: must be positive, {got}; give a positive span such as seconds=30, "
                 "minutes=5 or timedelta(minutes=5)"
@@ -154,7 +192,8 @@ class IntervalTrigger(TriggerOperators):
         return from_time.tzinfo or UTC
 
     def get_next_run(self, from_time: datetime | None = None) -> datetime | None:
-        """Return the first fire strictly after ``from_time`` (default now), or None past ``end``.
+        """Return the first fire strictly after ``from_time`` (default now), or None past ``end``
+        or past year 9999 (where datetimes end: the trigger is exhausted, never an error).
 
         A naive ``from_time`` is read in the local zone. The result is aware: in ``start``'s zone
         when ``start`` is given, else in ``from_time``'s zone (the local zone for a naive one, UTC
@@ -167,11 +206,20 @@ class IntervalTrigger(TriggerOperators):
             from_time = datetime.now(UTC)
         elif from_time.__class__ is datetime and from_time.tzinfo is UTC and self.start is None:
             # fast path (the engine's case): UTC arithmetic is elapsed time already
-            candidate = from_time + self.interval
+            try:
+                candidate = from_time + self.interval
+            except OverflowError:  # past year 9999: no fire is left
+                return None
             return None if self.end is not None and candidate > self.end else candidate
         else:
             # ensure_aware refuses a non-datetime with an error naming from_time
             from_time = ensure_aware(from_time, local_zone(), field="from_time")
+        try:
+            return self._next_after(from_time)
+        except OverflowError:  # the next fire would be past year 9999: the trigger is done
+            return None
+
+    def _next_after(self, from_time: datetime) -> datetime | None:
         # Arithmetic in UTC: adding a timedelta to a ZoneInfo-aware datetime is wall-clock
         # arithmetic, which would stretch an interval across a DST change.
         base = from_time.astimezone(UTC)
