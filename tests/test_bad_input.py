@@ -63,7 +63,9 @@ async def test_failed_schedule_with_replace_keeps_the_old_job() -> None:
     async with AsyncScheduler() as scheduler:
         await scheduler.schedule(noop, trigger=60, job_id="p")
         with pytest.raises(InvalidTriggerError):
-            await scheduler.schedule(noop, trigger=_BrokenTrigger(seconds=1), job_id="p", replace=True)
+            await scheduler.schedule(
+                noop, trigger=_BrokenTrigger(seconds=1), job_id="p", replace=True
+            )
         job = await scheduler.get_job("p")
         assert job is not None and job.trigger == IntervalTrigger(seconds=60)
 
@@ -160,10 +162,14 @@ async def test_wait_job_and_stop_refuse_a_nan_or_negative_timeout() -> None:
 async def test_describe_and_backfill_refuse_counts_that_are_not_whole_numbers() -> None:
     async with AsyncScheduler() as scheduler:
         job_id = await scheduler.schedule(noop, trigger=60)
-        with pytest.raises(InvalidJobError, match=r"describe: fires: expected a whole number >= 0, got nan"):
+        with pytest.raises(
+            InvalidJobError, match=r"describe: fires: expected a whole number >= 0, got nan"
+        ):
             await scheduler.describe(job_id, fires=math.nan)  # type: ignore[arg-type]
         start = datetime(2020, 1, 1, tzinfo=UTC)
-        with pytest.raises(InvalidJobError, match=r"backfill: limit: expected a whole number >= 1, got 0"):
+        with pytest.raises(
+            InvalidJobError, match=r"backfill: limit: expected a whole number >= 1, got 0"
+        ):
             await scheduler.backfill(job_id, start, start, limit=0)
 
 
@@ -328,7 +334,9 @@ async def test_interval_job_past_year_9999_completes_like_a_cron_job(
 
     caplog.set_level(logging.WARNING, logger="asyncron")
     async with AsyncScheduler(clock=clock) as scheduler:
-        await scheduler.schedule(record, args=("iv",), trigger=IntervalTrigger(hours=1), job_id="iv")
+        await scheduler.schedule(
+            record, args=("iv",), trigger=IntervalTrigger(hours=1), job_id="iv"
+        )
         await scheduler.schedule(
             record, args=("cron",), trigger=CronTrigger.from_expression("0 * * * *", "UTC"),
             job_id="cron",
@@ -377,6 +385,7 @@ async def test_a_trigger_that_fails_after_a_fire_ends_the_job_with_one_log_line(
         assert job.status is JobStatus.COMPLETED and job.next_run is None and job.run_count == 1
     failures = [r.getMessage() for r in caplog.records if "its trigger" in r.getMessage()]
     assert len(failures) == 1
-    assert "failed (OverflowError: date value out of range); the job has no further fire" in (
-        failures[0]
+    assert (
+        "failed (OverflowError: date value out of range); the job has no further fire"
+        in (failures[0])
     )

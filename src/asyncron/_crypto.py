@@ -75,9 +75,7 @@ def _key_bytes(kid: str, key: object) -> bytes:
                 f"keys[{kid!r}]: not valid base64 text ({len(key)} characters); expected a 32-byte "
                 "AES-256 key as bytes or as the base64 text Keyring.generate_key() returns"
             ) from None
-    raise InvalidJobError(
-        f"keys[{kid!r}]: expected bytes or base64 text, got {type(key).__name__}"
-    )
+    raise InvalidJobError(f"keys[{kid!r}]: expected bytes or base64 text, got {type(key).__name__}")
 
 
 class Keyring:

@@ -764,29 +764,24 @@ class StoreJournal(Journal):
                     f"Misfire: the fire at {due.isoformat() if due else '?'} was missed while the "
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
-        try:
-            stored = RestoredJob(
-                job_id=row.id,
-                name=row.name,
-                func=func,
-                args=args,
-                kwargs=kwargs,
-                trigger=trigger,
-                max_runs=row.max_runs,
-                run_count=run_count,
-                status=status,
-                next_run=next_run,
-                last_run=None
-                if row.last_run is None
-                else datetime.fromtimestamp(row.last_run, UTC),
-                error=error,
-                result=result,
-                failure_count=failure_count,
-                ref=ref,
-            )
-            job = hooks_of(engine).restore_job(stored)
-        except (InvalidJobError, ValueError) as exc:
-            return self._unresolve(row, f"job {row.id}: {exc}")
+        stored = RestoredJob(
+            job_id=row.id,
+            name=row.name,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            trigger=trigger,
+            max_runs=row.max_runs,
+            run_count=run_count,
+            status=status,
+            next_run=next_run,
+            last_run=None if row.last_run is None else datetime.fromtimestamp(row.last_run, UTC),
+            error=error,
+            result=result,
+            failure_count=failure_count,
+            ref=ref,
+        )
+        job = hooks_of(engine).restore_job(stored)
         rec = _Rec(ref, row.trigger, self._reuse_sealed(row.arguments))
         if isinstance(seal, dict) and self._sealing:
             rec.ref_env = self._reuse_sealed(seal.get("ref"))

@@ -425,7 +425,6 @@ class Scheduler:
         request = schedule_request(callback, name, trigger, manual=True)
         return self._call_nowait(hooks_of(self._engine).schedule, request)
 
-
     def run_pending(self) -> int:
         """Run every due job once, in the calling thread (with a dispatcher: handed to it, and
         waited for), and return how many ran.

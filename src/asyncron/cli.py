@@ -78,8 +78,11 @@ def _build_cron(parser: argparse.ArgumentParser) -> Runner:
         "--tz", dest="tz", default=None, help="IANA time zone (default: the local zone)"
     )
     parser.add_argument(
-        "-n", dest="count", type=int, default=5,
-        help=f"how many fire times to print (default 5, at most {CRON_MAX_COUNT:,})"
+        "-n",
+        dest="count",
+        type=int,
+        default=5,
+        help=f"how many fire times to print (default 5, at most {CRON_MAX_COUNT:,})",
     )
     parser.add_argument(
         "--from", dest="start", default=None,

@@ -39,7 +39,9 @@ async def test_replace_true_replaces_the_stored_job_everywhere_and_for_good(
         await a.schedule(tick, "old", IntervalTrigger(hours=1), job_id="j1", function_name="tick")
         await wait_for(lambda: b.get_job_nowait("j1") is not None, timeout=5.0)
         with pytest.raises(InvalidJobError, match="replace=True"):
-            await a.schedule(tick, "new", IntervalTrigger(hours=2), job_id="j1", function_name="tick")
+            await a.schedule(
+                tick, "new", IntervalTrigger(hours=2), job_id="j1", function_name="tick"
+            )
         await a.schedule(
             tick, "new", IntervalTrigger(hours=2), job_id="j1", function_name="tick", replace=True
         )
@@ -52,7 +54,7 @@ async def test_replace_true_replaces_the_stored_job_everywhere_and_for_good(
         await wait_for(b_sees_the_new_job, timeout=5.0)
         job = b.get_job_nowait("j1")
         assert job is not None and job.trigger == IntervalTrigger(hours=2)
-    rows = sql(f'SELECT id, doc->>\'name\' FROM "{schema}".jobs')
+    rows = sql(f"SELECT id, doc->>'name' FROM \"{schema}\".jobs")
     assert [(r[0], r[1]) for r in rows] == [("j1", "new")]  # one row: replaced, not added
     c = _node(pg_dsn, schema)
     async with c:

@@ -42,7 +42,9 @@ def _works_or_names_the_argument(build: object, names: tuple[str, ...]) -> Inter
 def test_any_number_for_any_unit_works_or_is_an_invalid_trigger_error(
     unit: str, value: float, now: datetime
 ) -> None:
-    trig = _works_or_names_the_argument(lambda: IntervalTrigger(**{unit: value}), (unit, "interval"))
+    trig = _works_or_names_the_argument(
+        lambda: IntervalTrigger(**{unit: value}), (unit, "interval")
+    )
     if trig is None:
         return
     assert timedelta(0) < trig.interval

@@ -29,7 +29,6 @@ __all__ = ["Control"]
 logger = logging.getLogger("asyncron")
 
 
-
 #: 0001-01-02T00:00Z: the earliest instant an anchor may take (a day of margin for any zone).
 _YEAR_1_TS = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 

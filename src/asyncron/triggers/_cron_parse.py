@@ -73,6 +73,8 @@ def _small_int(digits: str) -> int:
 def _short(token: str) -> str:
     """A token as shown in a message: a huge one is cut (the error still carries it whole)."""
     return token if len(token) <= 40 else f"{token[:20]}...{token[-8:]} ({len(token)} characters)"
+
+
 _RANGE_RE = re.compile(rf"^({_NUM})(?:-({_NUM}))?(?:/(\w*))?$")
 _STAR_RE = re.compile(r"^[*?](?:/(\w*))?$")
 _HASH_RE = re.compile(r"^[Hh](?:\((\d+)-(\d+)\))?(?:/(\w*))?$")
@@ -172,7 +174,9 @@ class _FieldParser:
         if names is not None and upper in names:
             return names.index(upper) + (1 if self.name == MONTH else 0)
         if names is None and token.isalpha():
-            raise self.fail(f"name {_short(token)!r}", token, pos, "is not allowed here (only numbers)")
+            raise self.fail(
+                f"name {_short(token)!r}", token, pos, "is not allowed here (only numbers)"
+            )
         raise self.fail(f"unknown name {_short(token)!r}", token, pos, "")
 
     def step(self, token: str, pos: int) -> int:
@@ -283,7 +287,9 @@ class _FieldParser:
                 return
         ranged = _RANGE_RE.match(item)
         if not ranged:
-            raise self.fail(f"token {_short(item)!r}", item, pos, "cannot be parsed", self.syntax_help())
+            raise self.fail(
+                f"token {_short(item)!r}", item, pos, "cannot be parsed", self.syntax_help()
+            )
         start_text, end_text, step_text = ranged.groups()
         start = self.value(start_text, pos)
         end_pos = pos + len(start_text) + 1
