@@ -63,6 +63,11 @@ def free_port() -> int:
         return port
 
 
+def job_vanished() -> Any:
+    """For ``scheduler.get_job_nowait(job_id) or job_vanished()``: the job must still exist."""
+    raise AssertionError("job vanished")
+
+
 def every_second() -> IntervalTrigger:
     """Fires at T0 + 1 s, + 2 s, ... (on a ``VirtualClock()``)."""
     return IntervalTrigger(seconds=1, start=T0 + timedelta(seconds=1))

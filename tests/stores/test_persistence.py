@@ -35,7 +35,7 @@ from asyncron.stores import (
     store_from_url,
 )
 from asyncron.testing import VirtualClock
-from helpers import T0
+from helpers import T0, store_url
 
 
 def stored_body(tag: str = "x") -> str:
@@ -57,8 +57,7 @@ def stored_record(*args: Any, **kwargs: Any) -> str:
 @pytest.fixture(params=["json", "sqlite"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     STORED_CALLS.clear()
-    name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}:///{tmp_path / name}"
+    return store_url(request.param, tmp_path)
 
 
 def _glob(folder: Path, pattern: str) -> list[Path]:
