@@ -530,6 +530,9 @@ async def test_catch_up_runs_see_their_own_nominal_fire_time(url: str) -> None:
     assert [r.scheduled_at for r in history] == expected
 
 
+# -- PersistentScheduler --------------------------------------------------------------------------
+
+
 def test_persistent_scheduler_keeps_run_count_and_result_across_restart(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     s = PersistentScheduler(state)

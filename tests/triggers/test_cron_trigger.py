@@ -301,6 +301,9 @@ def test_cron_docs_examples_run_as_written(capsys: pytest.CaptureFixture[str]) -
     assert trigger.describe() == "at 09:00 on Monday through Friday"
 
 
+# -- from an expression: zones, fields, names, DST ------------------------------------------------
+
+
 def test_cron_from_expression_with_zone_name() -> None:
     t = CronTrigger.from_expression("0 9 * * 1-5", timezone="Europe/Berlin")
     nxt = t.get_next_run(T0)  # a Sunday

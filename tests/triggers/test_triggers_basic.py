@@ -1,3 +1,5 @@
+"""OnceTrigger and IntervalTrigger: next runs, naive and aware times, validation, equality."""
+
 from __future__ import annotations
 
 import time
@@ -109,6 +111,9 @@ def test_triggers_are_immutable_values() -> None:
     assert hash(OnceTrigger(T0)) == hash(OnceTrigger(T0))
 
 
+# -- OnceTrigger ----------------------------------------------------------------------------------
+
+
 def test_once_trigger_fires_once_at_run_at() -> None:
     t = OnceTrigger(T0)
     assert t.get_next_run(T0 - timedelta(seconds=1)) == T0
@@ -150,6 +155,9 @@ def test_once_trigger_equality() -> None:
     assert OnceTrigger(T0) == OnceTrigger(T0)
     assert OnceTrigger(T0) != OnceTrigger(T0 + timedelta(seconds=1))
     assert hash(OnceTrigger(T0)) == hash(OnceTrigger(T0))
+
+
+# -- IntervalTrigger ------------------------------------------------------------------------------
 
 
 def test_interval_units_add_up() -> None:
