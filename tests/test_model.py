@@ -8,12 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asyncron import (
-    IntervalTrigger,
-    Job,
-    JobStatus,
-    Scheduler,
-)
+from asyncron import IntervalTrigger, Job, JobStatus, Scheduler
 from helpers import WAIT, wait_until
 
 

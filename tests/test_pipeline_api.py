@@ -7,10 +7,7 @@ import time
 
 import pytest
 
-from asyncron import (
-    JobPipeline,
-    Scheduler,
-)
+from asyncron import JobPipeline, Scheduler
 from helpers import WAIT, Boom, signature_params
 
 

@@ -5,12 +5,7 @@ import pytest
 import asyncron
 import asyncron.events
 import asyncron.testing
-from asyncron import (
-    CronTrigger,
-    IntervalTrigger,
-    OnceTrigger,
-    Trigger,
-)
+from asyncron import CronTrigger, IntervalTrigger, OnceTrigger, Trigger
 from asyncron.testing import VirtualClock
 
 

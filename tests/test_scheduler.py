@@ -7,12 +7,7 @@ import inspect
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-    JobStatus,
-    Scheduler,
-)
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus, Scheduler
 from asyncron import errors as E
 from asyncron.events import SchedulerStarted, SchedulerStopped
 from helpers import WAIT, signature_params

@@ -8,13 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    CronTrigger,
-    IntervalTrigger,
-    OnceTrigger,
-    Scheduler,
-)
+from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, OnceTrigger, Scheduler
 from asyncron.testing import VirtualClock
 
 

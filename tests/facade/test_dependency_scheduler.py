@@ -9,12 +9,7 @@ from typing import Any
 
 import pytest
 
-from asyncron import (
-    DependencyScheduler,
-    IntervalTrigger,
-    JobStatus,
-    Scheduler,
-)
+from asyncron import DependencyScheduler, IntervalTrigger, JobStatus, Scheduler
 from asyncron import errors as E
 from helpers import WAIT, Boom, signature_params
 

@@ -7,12 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asyncron import (
-    IntervalTrigger,
-    JobStatus,
-    PersistentScheduler,
-    Scheduler,
-)
+from asyncron import IntervalTrigger, JobStatus, PersistentScheduler, Scheduler
 
 
 def greet(who: str = "world") -> str:

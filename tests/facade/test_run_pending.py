@@ -6,10 +6,7 @@ import threading
 
 import pytest
 
-from asyncron import (
-    CronTrigger,
-    Scheduler,
-)
+from asyncron import CronTrigger, Scheduler
 from asyncron.testing import VirtualClock
 from helpers import wait_until
 

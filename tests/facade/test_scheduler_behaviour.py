@@ -11,14 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asyncron import (
-    CronTrigger,
-    IntervalTrigger,
-    Job,
-    JobStatus,
-    OnceTrigger,
-    Scheduler,
-)
+from asyncron import CronTrigger, IntervalTrigger, Job, JobStatus, OnceTrigger, Scheduler
 from asyncron import errors as E
 from helpers import WAIT, Boom, wait_until
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from asyncron import (
-    IntervalTrigger,
-    Scheduler,
-)
+from asyncron import IntervalTrigger, Scheduler
 from helpers import signature_params
 
 

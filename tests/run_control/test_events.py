@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-)
+from asyncron import AsyncScheduler, IntervalTrigger
 from asyncron.events import (
     Event,
     FireMisfired,

@@ -7,12 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-    RunRecord,
-    SchedulerStatistics,
-)
+from asyncron import AsyncScheduler, IntervalTrigger, RunRecord, SchedulerStatistics
 from asyncron.testing import VirtualClock
 from helpers import T0
 

@@ -7,19 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-    JobStatus,
-)
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
 from asyncron import errors as E
-from asyncron.events import (
-    Event,
-    FireMisfired,
-    JobModified,
-    JobPaused,
-    JobResumed,
-)
+from asyncron.events import Event, FireMisfired, JobModified, JobPaused, JobResumed
 from asyncron.testing import VirtualClock
 from helpers import T0, Gate, every_second
 

@@ -9,16 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    current_run,
-)
+from asyncron import AsyncScheduler, current_run
 from asyncron import errors as E
-from asyncron.events import (
-    Event,
-    FireSkipped,
-    RunFailed,
-)
+from asyncron.events import Event, FireSkipped, RunFailed
 from asyncron.testing import VirtualClock
 from helpers import T0, Gate, SyncGate, every_second
 

@@ -7,17 +7,8 @@ import itertools
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-    JobStatus,
-)
-from asyncron.events import (
-    Event,
-    RunFailed,
-    RunRetried,
-    RunSucceeded,
-)
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
+from asyncron.events import Event, RunFailed, RunRetried, RunSucceeded
 from asyncron.testing import VirtualClock
 
 

@@ -7,19 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    CronTrigger,
-    IntervalTrigger,
-    JobStatus,
-    current_run,
-)
+from asyncron import AsyncScheduler, CronTrigger, IntervalTrigger, JobStatus, current_run
 from asyncron import errors as E
-from asyncron.events import (
-    Event,
-    JobRemoved,
-    RunFailed,
-)
+from asyncron.events import Event, JobRemoved, RunFailed
 from asyncron.testing import VirtualClock
 from helpers import T0, Gate
 

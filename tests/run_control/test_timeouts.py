@@ -7,16 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from asyncron import (
-    AsyncScheduler,
-    IntervalTrigger,
-    JobStatus,
-)
+from asyncron import AsyncScheduler, IntervalTrigger, JobStatus
 from asyncron import errors as E
-from asyncron.events import (
-    Event,
-    RunFailed,
-)
+from asyncron.events import Event, RunFailed
 from helpers import SyncGate
 
 

@@ -7,13 +7,7 @@ from typing import Any
 
 import pytest
 
-from asyncron import (
-    CronTrigger,
-    IntervalTrigger,
-    OnceTrigger,
-    Scheduler,
-    Trigger,
-)
+from asyncron import CronTrigger, IntervalTrigger, OnceTrigger, Scheduler, Trigger
 from asyncron import errors as E
 from helpers import T0_NOON as T0
 from helpers import WAIT

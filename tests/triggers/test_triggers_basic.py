@@ -8,10 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from asyncron import (
-    IntervalTrigger,
-    OnceTrigger,
-)
+from asyncron import IntervalTrigger, OnceTrigger
 from asyncron import errors as E
 from asyncron.errors import AsyncronError, InvalidTriggerError
 from helpers import T0_NOON as T0
