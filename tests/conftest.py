@@ -1,3 +1,6 @@
+"""Fixtures shared by every test area. Plain shared names (``T0``, ``WAIT``, ``Boom``, ``Gate``,
+``store_url``, ...) are in ``helpers.py``: import them with ``from helpers import ...``."""
+
 from __future__ import annotations
 
 import asyncio
