@@ -135,11 +135,33 @@ async def test_run_started_then_outcome_updates_counts(store_factory: StoreFacto
         await store.close()
 
 
+@pytest.mark.store_kinds(
+    "memory",
+    "json",
+    "sqlite",
+    reason="a store shared by several processes arbitrates each fire "
+    "(test_claim_fire_is_won_once_in_shared_stores)",
+)
 async def test_claim_fire_succeeds_for_single_process_stores(store_factory: StoreFactory) -> None:
     store = await opened(store_factory)
     try:
         assert store.supports_claims is False
         assert await store.claim_fire("a", 1.0, "me", 10.0) is True
+    finally:
+        await store.close()
+
+
+@pytest.mark.store_kinds(
+    "postgres", reason="a single-process store holds a lock instead: every claim is its own"
+)
+async def test_claim_fire_is_won_once_in_shared_stores(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        assert store.supports_claims is True
+        await store.add_job(job("a"))
+        assert await store.claim_fire("a", 1.0, "me", 10.0) is True
+        assert await store.claim_fire("a", 1.0, "you", 10.0) is False  # the same fire
+        assert await store.claim_fire("missing", 1.0, "you", 10.0) is False
     finally:
         await store.close()
 

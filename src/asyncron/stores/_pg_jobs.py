@@ -120,11 +120,16 @@ class PostgresJobs(Store):
     # -- the Store contract -----------------------------------------------------------------------
 
     async def write_batch(self, put: Sequence[StoredJob], remove: Sequence[str] = ()) -> None:
-        """Insert or update job definitions, in one transaction, announcing the changed ids.
+        """Insert or replace job records and delete the ids in ``remove``, in one transaction;
+        announce (change log and ``NOTIFY``) the new, removed and redefined jobs.
 
-        A record whose definition digest equals the stored one is not rewritten (several nodes
-        scheduling the same job at start-up write it once). The claim watermark is never touched
-        here. Rows are written in id order, so two nodes writing the same jobs never deadlock.
+        A write that changes a job's record but not its definition (:func:`definition_hash`:
+        run statistics, say) is written and not announced; one equal to the stored record but
+        for its version is not written (several nodes scheduling the same job at start-up).
+        Once claims have moved a job's next fire, only claims and definition changes move it;
+        the claim watermark is never touched here. The stored version is the larger of the
+        written one and the stored one plus one. Rows are written in id order, so two nodes
+        writing the same jobs never deadlock.
 
         Raises:
             StoreError: the write failed; nothing was changed.
@@ -142,9 +147,9 @@ class PostgresJobs(Store):
                         [definition_hash(j) for j in rows],
                         [j.status for j in rows],
                         [j.next_run for j in rows],
-                        [1] * len(rows),
+                        [j.version for j in rows],
                     )
-                    changed.extend(r["id"] for r in result)
+                    changed.extend(r["id"] for r in result if r["announce"])
                 if remove:
                     result = await conn.fetch(
                         f"DELETE FROM {s}.jobs WHERE id = ANY($1::text[]) RETURNING id",

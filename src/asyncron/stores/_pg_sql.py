@@ -31,17 +31,33 @@ class Statements:
 
 def statements(s: str) -> Statements:
     """The statements for the schema ``s`` (already quoted: ``'"asyncron"'``)."""
-    # Insert or update job definitions (see PostgresJobs.write_batch); returns the ids written,
-    # which are announced. A record whose definition digest equals the stored one is not
-    # rewritten. The claim watermark is never touched here.
+    # Insert new jobs and replace the records of existing ones (see PostgresJobs.write_batch),
+    # in id order. Returns each id written, and whether it is to be announced: a new job, or a
+    # changed definition. A record equal to the stored one but for its version is not written.
+    # Once claims have moved a job's next fire, only claims and definition changes move it (a
+    # node's own view of its runs must not move the cluster's back). The version only grows: it
+    # is the job's fencing counter, which claims advance too. The claim watermark is never
+    # touched here.
     upsert = f"""
+WITH new AS (
+    SELECT * FROM unnest(
+        $1::text[], $2::jsonb[], $3::text[], $4::text[], $5::float8[], $6::bigint[]
+    ) AS n(id, doc, def_hash, status, next_run, version)
+), old AS (
+    SELECT j.id, j.def_hash FROM {s}.jobs j JOIN new n ON n.id = j.id
+)
 INSERT INTO {s}.jobs AS j (id, doc, def_hash, status, next_run, version)
-SELECT * FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::float8[], $6::bigint[])
+SELECT id, doc, def_hash, status, next_run, version FROM new
 ON CONFLICT (id) DO UPDATE SET
     doc = excluded.doc, def_hash = excluded.def_hash, status = excluded.status,
-    next_run = excluded.next_run, version = j.version + 1
+    next_run = CASE WHEN j.def_hash IS DISTINCT FROM excluded.def_hash
+                      OR j.last_claimed_us IS NULL
+                    THEN excluded.next_run ELSE j.next_run END,
+    version = greatest(j.version + 1, excluded.version)
 WHERE j.def_hash IS DISTINCT FROM excluded.def_hash
-RETURNING id
+   OR (j.doc - 'version') IS DISTINCT FROM (excluded.doc - 'version')
+RETURNING j.id, j.def_hash IS DISTINCT FROM (SELECT o.def_hash FROM old o WHERE o.id = j.id)
+    AS announce
 """
     claim = f"""
 WITH req AS (

@@ -8,10 +8,11 @@ Tables:
 
 - ``jobs``: one row per job. ``doc`` is the :class:`~asyncron.abc.StoredJob` document the
   journal wrote (the job's *definition*; run statistics in it are those of the last writer),
-  ``def_hash`` a digest of the definition (writes that change nothing are not written and not
-  announced), ``last_claimed_us`` the claim watermark (the scheduled instant, in UTC
-  microseconds, of the newest fire claimed; only claims move it, and only forward), ``next_run``
-  the next fire after the watermark, ``version`` the row's fencing counter.
+  ``def_hash`` a digest of the definition (writes that change no definition are not announced,
+  and those that change nothing are not written), ``last_claimed_us`` the claim watermark (the
+  scheduled instant, in UTC microseconds, of the newest fire claimed; only claims move it, and
+  only forward), ``next_run`` the next fire after the watermark, ``version`` the row's fencing
+  counter.
 - ``fires``: the fire identity ``(job_id, fire_us)`` as primary key (RELIABILITY R1), with its
   owner node, lease expiry (database clock), attempt number, fencing ``token`` and final state
   (``running``, ``succeeded``, ``failed``, ``cancelled``, ``abandoned``).
