@@ -87,6 +87,26 @@ async def test_list_keeps_insertion_order_across_updates(store_factory: StoreFac
         await store.close()
 
 
+async def test_list_keeps_the_order_within_a_batch(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        await store.write_batch([job("b"), job("a"), job("c")])
+        await store.write_batch([job("e"), job("a", run_count=1), job("d")])
+        assert [j.id for j in await store.list_jobs()] == ["b", "a", "c", "e", "d"]
+    finally:
+        await store.close()
+
+
+async def test_write_batch_naming_an_id_twice_keeps_the_last(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        await store.write_batch([job("a"), job("b"), job("a", run_count=2)])
+        jobs = await store.list_jobs()
+        assert [(j.id, j.run_count) for j in jobs] == [("a", 2), ("b", 0)]
+    finally:
+        await store.close()
+
+
 async def test_write_batch_upserts_and_removes_together(store_factory: StoreFactory) -> None:
     store = await opened(store_factory)
     try:

@@ -134,7 +134,8 @@ class PostgresJobs(Store):
         Raises:
             StoreError: the write failed; nothing was changed.
         """
-        rows = sorted(put, key=lambda j: j.id)
+        # by id, each with its position in the batch (the order list_jobs keeps)
+        rows, order = _by_id(put)
         s = self._s
         try:
             async with self._p().acquire() as conn, conn.transaction():
@@ -148,6 +149,7 @@ class PostgresJobs(Store):
                         [j.status for j in rows],
                         [j.next_run for j in rows],
                         [j.version for j in rows],
+                        order,
                     )
                     changed.extend(r["id"] for r in result if r["announce"])
                 if remove:
@@ -211,3 +213,15 @@ class PostgresJobs(Store):
                     "%s: record %r kept but not loaded: %s", self.description, row["id"], exc
                 )
         return out
+
+
+def _by_id(put: Sequence[StoredJob]) -> tuple[list[StoredJob], list[int]]:
+    """The records in id order, and the position in ``put`` of each. A record written twice in
+    one batch counts once, as its last copy (where ``put`` names it first)."""
+    first: dict[str, int] = {}
+    last: dict[str, StoredJob] = {}
+    for pos, job in enumerate(put):
+        first.setdefault(job.id, pos)
+        last[job.id] = job
+    ids = sorted(last)
+    return [last[i] for i in ids], [first[i] for i in ids]

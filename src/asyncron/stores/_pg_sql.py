@@ -32,7 +32,9 @@ class Statements:
 def statements(s: str) -> Statements:
     """The statements for the schema ``s`` (already quoted: ``'"asyncron"'``)."""
     # Insert new jobs and replace the records of existing ones (see PostgresJobs.write_batch),
-    # in id order. Returns each id written, and whether it is to be announced: a new job, or a
+    # in id order (the order rows are locked in). A new job's ``created`` (list order) is the
+    # statement's instant plus its position in the batch in microseconds: the batch's order.
+    # Returns each id written, and whether it is to be announced: a new job, or a
     # changed definition. A record equal to the stored one but for its version is not written.
     # Once claims have moved a job's next fire, only claims and definition changes move it (a
     # node's own view of its runs must not move the cluster's back). The version only grows: it
@@ -41,13 +43,17 @@ def statements(s: str) -> Statements:
     upsert = f"""
 WITH new AS (
     SELECT * FROM unnest(
-        $1::text[], $2::jsonb[], $3::text[], $4::text[], $5::float8[], $6::bigint[]
-    ) AS n(id, doc, def_hash, status, next_run, version)
+        $1::text[], $2::jsonb[], $3::text[], $4::text[], $5::float8[], $6::bigint[], $7::int[]
+    ) AS n(id, doc, def_hash, status, next_run, version, pos)
 ), old AS (
     SELECT j.id, j.def_hash FROM {s}.jobs j JOIN new n ON n.id = j.id
+), now AS (
+    SELECT clock_timestamp() AS at
 )
-INSERT INTO {s}.jobs AS j (id, doc, def_hash, status, next_run, version)
-SELECT id, doc, def_hash, status, next_run, version FROM new
+INSERT INTO {s}.jobs AS j (id, doc, def_hash, status, next_run, version, created)
+SELECT n.id, n.doc, n.def_hash, n.status, n.next_run, n.version,
+    now.at + make_interval(secs => n.pos / 1000000.0)
+FROM new n, now ORDER BY n.id
 ON CONFLICT (id) DO UPDATE SET
     doc = excluded.doc, def_hash = excluded.def_hash, status = excluded.status,
     next_run = CASE WHEN j.def_hash IS DISTINCT FROM excluded.def_hash
