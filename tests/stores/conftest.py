@@ -8,8 +8,8 @@ skipped with the reason, unless ``ASYNCRON_REQUIRE_POSTGRES=1`` (CI), which make
 (the rule of tests/postgres/conftest.py).
 
 A contract test that holds for some kinds only by design says so with
-``@pytest.mark.store_kinds(*kinds, reason=...)``: it is skipped for the other kinds, with that
-reason in the report.
+``@pytest.mark.store_kinds(*kinds, reason=...)``: it is generated for those kinds only (the
+reason says why, next to the test).
 """
 
 from __future__ import annotations
@@ -106,19 +106,33 @@ def _pg_problem() -> str | None:
     return _PG_PROBLEM[0]
 
 
-def _applies(request: pytest.FixtureRequest, kind: str) -> None:
-    """Skip, with its reason, a test marked ``store_kinds`` that does not apply to ``kind``."""
-    marker = request.node.get_closest_marker("store_kinds")
-    if marker is not None and kind not in marker.args:
-        pytest.skip(f"applies to {', '.join(marker.args)} stores only: {marker.kwargs['reason']}")
+def _kind_param(kind: str) -> Any:
+    return pytest.param(kind, marks=[pytest.mark.postgres] if kind == "postgres" else [])
 
 
-@pytest.fixture(
-    params=[pytest.param(k, marks=[pytest.mark.postgres] if k == "postgres" else []) for k in KINDS]
-)
+@pytest.hookimpl(tryfirst=True)  # before the fixture's own params are applied
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``store_kinds`` runs on those kinds only: it is parametrized with them alone
+    (not generated for the others and skipped, which would count as skips in every run)."""
+    marker = metafunc.definition.get_closest_marker("store_kinds")
+    if marker is None or "store_factory" not in metafunc.fixturenames:
+        return
+    unknown = [kind for kind in marker.args if kind not in KINDS]
+    if unknown or "reason" not in marker.kwargs:
+        raise pytest.UsageError(
+            f"store_kinds{marker.args}: kinds must be among {KINDS}, with a reason"
+        )
+    # as a parametrize mark (read after this hook), which the fixture's own params give way to
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize(
+            "store_factory", [_kind_param(k) for k in KINDS if k in marker.args], indirect=True
+        )
+    )
+
+
+@pytest.fixture(params=[_kind_param(k) for k in KINDS])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     kind: str = request.param
-    _applies(request, kind)
     if kind != "postgres":
         yield make_factory(kind, tmp_path)
         return
