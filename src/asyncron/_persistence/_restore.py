@@ -189,7 +189,7 @@ class Restorer:
 
     # -- one record -----------------------------------------------------------------------------
 
-    def restore(self, engine: AsyncScheduler, row: StoredJob, now: datetime) -> bool:
+    def restore(self, engine: AsyncScheduler | None, row: StoredJob, now: datetime) -> bool:
         """Bring one stored job back into the engine; False when it stays unresolved.
 
         A record is data from outside: whatever it makes a decoder raise (an unknown zone, a
@@ -219,12 +219,13 @@ class Restorer:
 
     def _restore_row(
         self,
-        engine: AsyncScheduler,
+        engine: AsyncScheduler | None,
         row: StoredJob,
         now: datetime,
         ref: str,
         func: Callable[..., Any],
     ) -> bool:
+        assert engine is not None
         codec = self._codec
         trigger = trigger_from_doc(row.trigger, f"job {row.id} trigger")
         args, kwargs = decode_arguments(

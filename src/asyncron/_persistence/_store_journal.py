@@ -254,9 +254,7 @@ class StoreJournal(Journal):
 
     def _restore(self, row: StoredJob, now: datetime) -> bool:
         """Bring one stored job back into the engine; False when it stays unresolved."""
-        engine = self._engine
-        assert engine is not None
-        return self._restorer.restore(engine, row, now)
+        return self._restorer.restore(self._engine, row, now)
 
     async def _run_catchup(
         self, engine: AsyncScheduler, pending: Pending, previous: asyncio.Task[None] | None
