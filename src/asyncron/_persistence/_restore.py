@@ -93,6 +93,21 @@ def _policies(
     return policy, on_crash
 
 
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """How a restored job starts (:meth:`Restorer._plan_start`)."""
+
+    status: JobStatus
+    next_run: datetime | None
+    catch: list[datetime]  # fires to run now, in order (catch-up)
+    run_count: int
+    failure_count: int
+    error: str | None
+    result_lost: bool  # the run the crash cut short is recorded as failed: no result
+    paused: bool
+    changed: bool  # the start changed the record: write it
+
+
 class Restorer:
     """Loads stored jobs into the engine and keeps the ones that could not be loaded.
 
@@ -225,6 +240,11 @@ class Restorer:
         ref: str,
         func: Callable[..., Any],
     ) -> bool:
+        """Decode ``row``, decide how it starts, hand it to the engine, keep its record.
+
+        Raises:
+            whatever decoding the record raises (the caller keeps it unresolved).
+        """
         assert engine is not None
         codec = self._codec
         trigger = trigger_from_doc(row.trigger, f"job {row.id} trigger")
@@ -236,26 +256,60 @@ class Restorer:
             result = decode_value(
                 json.loads(codec.open(row.result, row.id, "result")), f"job {row.id} result"
             )
-        status = JobStatus(row.status)
         options = dict(row.options)
         seal = options.pop("seal", None)
         job_opts = options.pop("job", None) or {}
         policy, on_crash = _policies(options, job_opts, self._settings)
+        start = self._plan_start(row, trigger, now, policy, on_crash)
+        if start.result_lost:
+            result = None
+        stored = RestoredJob(
+            job_id=row.id,
+            name=row.name,
+            func=func,
+            args=args,
+            kwargs=kwargs,
+            trigger=trigger,
+            max_runs=row.max_runs,
+            run_count=start.run_count,
+            status=start.status,
+            next_run=start.next_run,
+            last_run=None if row.last_run is None else datetime.fromtimestamp(row.last_run, UTC),
+            error=start.error,
+            result=result,
+            failure_count=start.failure_count,
+            ref=ref,
+        )
+        job = hooks_of(engine).restore_job(stored)
+        stale = self._keep_record(row, job, ref, result, options, seal, job_opts)
+        if start.paused:
+            engine.pause_nowait(row.id)
+        if start.catch:
+            self._catchup.add(row.id, start.catch)
+        if start.changed or stale:
+            self._mark(job)
+        return True
 
+    def _plan_start(
+        self, row: StoredJob, trigger: Trigger, now: datetime, policy: MisfirePolicy, on_crash: str
+    ) -> _Start:
+        """How the stored job starts: its open run resolved (``on_crash``), the fires missed
+        while stopped decided (``policy``); noted in :attr:`interrupted` and :attr:`misfires`."""
+        status = JobStatus(row.status)
         run_count, failure_count, error = row.run_count, row.failure_count, row.error
-        dirty = False
+        changed = result_lost = False
         rerun: list[datetime] = []
         crash = resolve_crash(row, on_crash)
         if crash is not None:
             self.interrupted.append((row.id, crash.fire))
-            dirty = True
+            changed = True
             if crash.rerun:
                 rerun.append(crash.fire)
             else:
                 run_count += 1
                 failure_count += 1
                 error = crash.error
-                result = None
+                result_lost = True
         paused = status.value == "paused"
         if status is JobStatus.RUNNING or paused:
             status = JobStatus.PENDING
@@ -267,7 +321,7 @@ class Restorer:
             plan = plan_misfires(trigger, due, now, policy)
             if plan.missed:
                 self.misfires[row.id] = plan
-                dirty = True
+                changed = True
                 logger.log(
                     logging.WARNING if plan.skipped else logging.INFO,
                     "job %r (%s): %d fire(s) missed while stopped: %d run now, %d skipped%s "
@@ -291,35 +345,36 @@ class Restorer:
                     f"Misfire: the fire at {due.isoformat() if due else '?'} was missed while the "
                     f"scheduler was stopped and skipped by the misfire policy"
                 )
-        stored = RestoredJob(
-            job_id=row.id,
-            name=row.name,
-            func=func,
-            args=args,
-            kwargs=kwargs,
-            trigger=trigger,
-            max_runs=row.max_runs,
-            run_count=run_count,
-            status=status,
-            next_run=next_run,
-            last_run=None if row.last_run is None else datetime.fromtimestamp(row.last_run, UTC),
-            error=error,
-            result=result,
-            failure_count=failure_count,
-            ref=ref,
+        return _Start(
+            status, next_run, catch, run_count, failure_count, error, result_lost, paused, changed
         )
-        job = hooks_of(engine).restore_job(stored)
+
+    def _keep_record(
+        self,
+        row: StoredJob,
+        job: JobState,
+        ref: str,
+        result: Any,
+        options: dict[str, Any],
+        seal: Any,
+        job_opts: dict[str, Any],
+    ) -> bool:
+        """Keep the journal's record of the restored ``job`` (stored values reused where they
+        can be written back as they are) and apply its stored options; True when the record
+        must be written again (re-sealed or re-encrypted with the active key)."""
+        codec = self._codec
+        stale = False
         rec = JobRecord(ref, row.trigger, codec.reuse(row.arguments))
         if isinstance(seal, dict) and codec.sealing:
             rec.ref_env = codec.reuse(seal.get("ref"))
         if codec.sealing and rec.ref_env is None:
-            dirty = True  # unsealed, or sealed with an older key: seal it at the next save
+            stale = True  # unsealed, or sealed with an older key: seal it at the next save
         rec.last_fire = row.last_fire
         rec.options = options
         rec.version = row.version
         rec.result_src, rec.result_doc = (result, codec.reuse(row.result))
         if rec.arguments is None:
-            dirty = True  # written with an old key (or unencrypted): re-seal at the next save
+            stale = True  # written with an old key (or unencrypted): re-seal at the next save
         self._recs[row.id] = rec
         rec.sources = (job.func, job.args, job.kwargs, job.trigger)
         if job_opts and getattr(job, "opts", None) is not None:
@@ -332,13 +387,7 @@ class Restorer:
                 logger.warning("job %r (%s): stored options not applied: %s", row.name, row.id, exc)
             rec.opts_src = job.opts
             rec.opts_doc = job_opts
-        if paused:
-            engine.pause_nowait(row.id)
-        if catch:
-            self._catchup.add(row.id, catch)
-        if dirty:
-            self._mark(job)
-        return True
+        return stale
 
     # -- what did not come back -----------------------------------------------------------------
 

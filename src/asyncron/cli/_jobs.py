@@ -93,74 +93,79 @@ async def _store_command(command: str, store: Store, args: argparse.Namespace, o
         return await run_now(store, args.job_id if "job_id" in args else args.target, args, out)
     async with opened(store):
         if command == "jobs":
-            jobs = await store.list_jobs()
-            if args.json:
-                out.write(json.dumps([_job_doc(j) for j in jobs], indent=2) + "\n")
-            elif not jobs:
-                out.write(f"no jobs in {store.description}\n")
-            else:
-                rows = [
-                    [
-                        j.id,
-                        j.name,
-                        j.status,
-                        _trigger_text(j.trigger),
-                        fmt_time(
-                            None if j.next_run is None else datetime.fromtimestamp(j.next_run, UTC)
-                        ),
-                        fmt_time(
-                            None if j.last_run is None else datetime.fromtimestamp(j.last_run, UTC)
-                        ),
-                        str(j.run_count),
-                        (j.error or "")[:60],
-                    ]
-                    for j in jobs
-                ]
-                headers = [
-                    "id",
-                    "name",
-                    "status",
-                    "trigger",
-                    "next run",
-                    "last run",
-                    "runs",
-                    "error",
-                ]
-                out.write(plain_table(headers, rows) + "\n")
-            if not args.json:
-                _write_quarantined(store, out)
-            return EXIT_OK
-        job = await store.get_job(args.job_id)
-        if job is None:
-            raise CommandError(f"no job with id {args.job_id!r} in {store.description}")
-        if command == "remove":
-            await store.remove_job(job.id)
-            out.write(f"removed job {job.id} ({job.name})\n")
-            return EXIT_OK
-        if job.status in _FINAL:
-            raise CommandError(
-                f"job {job.id} ({job.name}) is {job.status}; it cannot be {command}d"
-            )
-        if command == "pause":
-            if job.status == "paused":
-                out.write(f"job {job.id} ({job.name}) was already paused\n")
-                return EXIT_OK
-            await store.update_job(job.evolve(status="paused", version=job.version + 1))
-            out.write(f"paused job {job.id} ({job.name})\n")
-            return EXIT_OK
-        assert command == "resume"
-        if job.status != "paused":
-            out.write(f"job {job.id} ({job.name}) was not paused\n")
-            return EXIT_OK
-        await store.update_job(job.evolve(status="pending", version=job.version + 1))
-        if getattr(store, "supports_claims", False):
-            out.write(f"resumed job {job.id} ({job.name})\n")
-        else:
-            out.write(
-                f"resumed job {job.id} ({job.name}); missed fires follow its misfire policy "
-                "when a scheduler next opens the store\n"
-            )
+            return await _list_jobs(store, args.json, out)
+        return await _change_job(command, store, args.job_id, out)
+
+
+_HEADERS = ["id", "name", "status", "trigger", "next run", "last run", "runs", "error"]
+
+
+def _when(ts: float | None) -> str:
+    return fmt_time(None if ts is None else datetime.fromtimestamp(ts, UTC))
+
+
+async def _list_jobs(store: Store, as_json: bool, out: TextIO) -> int:
+    """``asyncron jobs``: a table (or JSON) of the stored jobs, then the unreadable records."""
+    jobs = await store.list_jobs()
+    if as_json:
+        out.write(json.dumps([_job_doc(j) for j in jobs], indent=2) + "\n")
+    elif not jobs:
+        out.write(f"no jobs in {store.description}\n")
+    else:
+        rows = [
+            [
+                j.id,
+                j.name,
+                j.status,
+                _trigger_text(j.trigger),
+                _when(j.next_run),
+                _when(j.last_run),
+                str(j.run_count),
+                (j.error or "")[:60],
+            ]
+            for j in jobs
+        ]
+        out.write(plain_table(_HEADERS, rows) + "\n")
+    if not as_json:
+        _write_quarantined(store, out)
+    return EXIT_OK
+
+
+async def _change_job(command: str, store: Store, job_id: str, out: TextIO) -> int:
+    """``asyncron remove``, ``pause`` or ``resume``: change one stored record.
+
+    Raises:
+        CommandError: no such job, or a final job to pause or resume.
+    """
+    job = await store.get_job(job_id)
+    if job is None:
+        raise CommandError(f"no job with id {job_id!r} in {store.description}")
+    if command == "remove":
+        await store.remove_job(job.id)
+        out.write(f"removed job {job.id} ({job.name})\n")
         return EXIT_OK
+    if job.status in _FINAL:
+        raise CommandError(f"job {job.id} ({job.name}) is {job.status}; it cannot be {command}d")
+    if command == "pause":
+        if job.status == "paused":
+            out.write(f"job {job.id} ({job.name}) was already paused\n")
+            return EXIT_OK
+        await store.update_job(job.evolve(status="paused", version=job.version + 1))
+        out.write(f"paused job {job.id} ({job.name})\n")
+        return EXIT_OK
+    assert command == "resume"
+    if job.status != "paused":
+        out.write(f"job {job.id} ({job.name}) was not paused\n")
+        return EXIT_OK
+    await store.update_job(job.evolve(status="pending", version=job.version + 1))
+    if getattr(store, "supports_claims", False):
+        out.write(f"resumed job {job.id} ({job.name})\n")
+    else:
+        out.write(
+            f"resumed job {job.id} ({job.name}); missed fires follow its misfire policy "
+            "when a scheduler next opens the store\n"
+        )
+    return EXIT_OK
 
 
 def _write_quarantined(store: Store, out: TextIO) -> None:
