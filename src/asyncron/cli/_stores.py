@@ -42,14 +42,17 @@ def is_postgres(url: str) -> bool:
 
 def open_store_url(url: str, *, read_only: bool = False) -> Store:
     """The store ``url`` names, refusing to create a new, empty one by mistake; a file store
-    opens read-only when ``read_only`` (PostgreSQL: the schema is checked first instead).
+    opens read-only when ``read_only``, and so does a PostgreSQL store (no migration, the server
+    refuses writes).
 
     Raises:
         CommandError: bad URL, or no store file at that path.
     """
     if is_postgres(url):
         try:
-            return PostgresStore(url, min_size=1, max_size=2, application_name="asyncron-cli")
+            return PostgresStore(
+                url, min_size=1, max_size=2, application_name="asyncron-cli", read_only=read_only
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
     try:

@@ -16,7 +16,7 @@ from .._serialize import dumps
 from ..abc import Store, StoredJob
 from ..errors import StoreError
 from ._pg_base import FINAL, asyncpg_module, check_schema, definition_hash, redact, split_schema
-from ._pg_schema import migrate
+from ._pg_schema import check_readable, migrate
 from ._pg_sql import statements
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class PostgresJobs(Store):
         max_size: int = 6,
         connect_timeout: float = 5.0,
         application_name: str = "asyncron",
+        read_only: bool = False,
     ) -> None:
         dsn, url_schema = split_schema(dsn)
         schema = check_schema(schema or url_schema or "asyncron")
@@ -55,6 +56,9 @@ class PostgresJobs(Store):
         self.max_size = max_size
         self.connect_timeout = connect_timeout
         self.application_name = application_name
+        #: Opened read-only: the schema is not created or migrated, the server refuses every
+        #: write of this store's sessions (``default_transaction_read_only``).
+        self.read_only = read_only
         #: The NOTIFY channel of this schema.
         self.channel = f"asyncron_{schema}"[:63]
         #: Set by the journal: written into the change log so a node ignores its own changes.
@@ -79,6 +83,9 @@ class PostgresJobs(Store):
         if self._pool is not None:
             return
         asyncpg = asyncpg_module()
+        settings = {"application_name": self.application_name}
+        if self.read_only:
+            settings["default_transaction_read_only"] = "on"
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn,
@@ -88,10 +95,13 @@ class PostgresJobs(Store):
                 command_timeout=30.0,
                 # No statement cache invalidation surprises across schema migrations.
                 max_inactive_connection_lifetime=60.0,
-                server_settings={"application_name": self.application_name},
+                server_settings=settings,
             )
             async with self._p().acquire() as conn:
-                await migrate(conn, self._s, self.description)
+                if self.read_only:
+                    await check_readable(conn, self._s, self.description)
+                else:
+                    await migrate(conn, self._s, self.description)
         except StoreError:
             await self.close()
             raise
@@ -132,8 +142,11 @@ class PostgresJobs(Store):
         writing the same jobs never deadlock.
 
         Raises:
-            StoreError: the write failed; nothing was changed.
+            StoreError: the write failed, or the store was opened read-only; nothing was
+                changed.
         """
+        if self.read_only:
+            raise StoreError(f"{self.description} was opened read-only: nothing was written")
         # by id, each with its position in the batch (the order list_jobs keeps)
         rows, order = _by_id(put)
         s = self._s

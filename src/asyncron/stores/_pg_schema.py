@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import StoreVersionError
+from ..errors import StoreError, StoreVersionError
 
 if TYPE_CHECKING:
     import asyncpg  # type: ignore[import-untyped]
 
-__all__ = ["SCHEMA_VERSION", "migrate"]
+__all__ = ["SCHEMA_VERSION", "check_readable", "migrate"]
 
 #: The schema this version writes. Older schemas are migrated at open; newer ones are refused.
 SCHEMA_VERSION = 3
@@ -111,4 +111,31 @@ async def migrate(conn: asyncpg.Connection, s: str, description: str) -> None:
             f"INSERT INTO {s}.meta (key, value) VALUES ('schema_version', $1) "
             f"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             str(SCHEMA_VERSION),
+        )
+
+
+async def check_readable(conn: asyncpg.Connection, s: str, description: str) -> None:
+    """Check, without writing anything, that the schema ``s`` (quoted) holds a store of exactly
+    :data:`SCHEMA_VERSION` (what a read-only open needs: it may not migrate).
+
+    Raises:
+        StoreError: the schema has no asyncron store.
+        StoreVersionError: the store's schema is older (a read-write open migrates it) or
+            newer than this asyncron.
+    """
+    name = s.strip('"')
+    found = await conn.fetchval("SELECT to_regclass($1)", f"{s}.meta")
+    if found is None:
+        raise StoreError(f"{description}: schema {name} holds no asyncron store")
+    row = await conn.fetchval(f"SELECT value FROM {s}.meta WHERE key = 'schema_version'")
+    version = 0 if row is None or not str(row).isdigit() else int(row)
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{description} has schema version {version}, newer than the version "
+            f"{SCHEMA_VERSION} this asyncron understands; upgrade asyncron"
+        )
+    if version < SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{description} has schema version {version}, older than {SCHEMA_VERSION}; a "
+            "read-only open does not migrate it (a scheduler opening it read-write does)"
         )

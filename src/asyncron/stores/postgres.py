@@ -73,6 +73,9 @@ class PostgresStore(PostgresJobs, ClaimStore):
         connect_timeout: seconds for one connection attempt.
         application_name: shown in ``pg_stat_activity`` (monitoring; tests use it to find the
             scheduler's connections).
+        read_only: only read (``asyncron jobs``): the schema must hold a store of this
+            version and is neither created nor migrated; every write is refused by the server
+            (``StoreError``).
 
     Use it through :class:`asyncron.ClusterJournal` (what ``postgresql://`` URLs select): the
     plain single-process journal would not claim fires.
