@@ -40,7 +40,7 @@ async def test_a_read_only_store_lists_jobs_and_refuses_every_write(
             await reader.remove_job("a")
     finally:
         await reader.close()
-    assert [row["name"] for row in sql(f'SELECT doc->>\'name\' AS name FROM "{schema}".jobs')] == [
+    assert [row["name"] for row in sql(f"SELECT doc->>'name' AS name FROM \"{schema}\".jobs")] == [
         "a"
     ]
 
