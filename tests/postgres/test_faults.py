@@ -140,7 +140,15 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 ) -> None:
     """The store's server is shut down (fast), restarted, then crashed (immediate) and restarted
     while three nodes fire 50 jobs; the audit trail lives on another server, so it stays whole."""
-    cluster = Cluster(pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn)
+    # A node that cannot show the database its session for 0.9 * node_timeout stops its runs
+    # (it may be taken for dead); a restart on a loaded machine takes longer than the default
+    # 1.2 s, so every node would cut its runs short and, on_crash="abandon", they would be
+    # recorded abandoned, unrun. This test is about claims across restarts, so the nodes get
+    # as long as the lease: no run in flight is stopped or taken over (recovery is what the
+    # other tests check).
+    cluster = Cluster(
+        pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn, node_timeout=4.0
+    )
     outages: list[float] = []
 
     def chaos() -> None:
@@ -166,7 +174,7 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
             start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
         )
         expected = expected_fires(jobs)
-        # the lease outlasts each outage, so no run in flight is taken for a dead node's
+        # the lease and node_timeout outlast each outage: no run in flight is stopped
         cluster.go(jobs, until=end + 6.0)
         thread = threading.Thread(target=chaos)
         thread.start()
