@@ -88,6 +88,8 @@ class Claims:
         # fires this node recorded as skipped (overlap, cluster-wide) until the engine hears of it
         self._skipped: dict[Key, bool] = {}
         self._skew_warned = False
+        # the claim of each job queued last (done once it is in the queue)
+        self._last: dict[str, asyncio.Future[None]] = {}
 
     def open(self) -> None:
         """Start taking claims (the journal then runs :meth:`loop`)."""
@@ -114,44 +116,21 @@ class Claims:
         (see the module's docstring for when it waits, and what becomes of a fire it won but
         cannot run)."""
         node = self.node
-        while node.fenced and not node.closing:
-            # this node may be taken for dead: wait (the engine keeps the run slot) until it
-            # has its session back, as while the database is unreachable
-            try:
-                await asyncio.wait_for(node.unfenced.wait(), 0.5)
-            except TimeoutError:
-                pass
-        if node.closing:
+        # A job's fires are queued in the order the engine asked for them, whatever each one
+        # waited for (the fence lifted, the database clock): once a later fire of the job is
+        # claimed, the job's claim watermark passes the earlier ones, and a fire that no node
+        # had claimed yet would be left with no record and no run.
+        earlier = self._last.get(job.id)
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._last[job.id] = turn
+        try:
+            fut = await self._queued(job, fire_ts, earlier)
+        finally:
+            turn.set_result(None)
+            if self._last.get(job.id) is turn:
+                del self._last[job.id]
+        if fut is None:
             return False
-        loop = asyncio.get_running_loop()
-        lead = fire_ts - (node.engine_time() + node.clock_offset)
-        if lead > node.max_clock_lead:
-            if lead > node.max_early_wait:
-                node.counters["claims_early"] += 1
-                if not self._skew_warned:
-                    self._skew_warned = True
-                    logger.warning(
-                        "%s: this node's clock is about %.1f s ahead of the database; its fires "
-                        "are left to nodes with a correct clock (fix the clock: NTP)",
-                        node.node_id,
-                        lead,
-                    )
-                return False
-            await asyncio.sleep(lead)
-        nxt = job.next_fire
-        request = ClaimRequest(
-            job.id,
-            fire_ts,
-            None if nxt is None else job.next_ts,
-            getattr(job.opts, "on_crash", "abandon"),
-            cluster_limit(job),
-        )
-        fut: asyncio.Future[bool] = loop.create_future()
-        self._queue.append((request, fut))
-        if self._wake is not None and not node.closing:
-            self._wake.set()
-        else:
-            fut.set_result(False)
         self._pending[job.id] = self._pending.get(job.id, 0) + 1
         try:
             won = await fut
@@ -183,6 +162,54 @@ class Claims:
                 job, fire_ts, "overlap: the previous run is still going"
             )
         return won
+
+    async def _queued(
+        self, job: JobState, fire_ts: float, earlier: asyncio.Future[None] | None
+    ) -> asyncio.Future[bool] | None:
+        """Queue the claim of the fire once it may be sent and ``earlier`` (the job's previous
+        claim) is queued; its answer, or None when it is not to be claimed here."""
+        node = self.node
+        while node.fenced and not node.closing:
+            # this node may be taken for dead: wait (the engine keeps the run slot) until it
+            # has its session back, as while the database is unreachable
+            try:
+                await asyncio.wait_for(node.unfenced.wait(), 0.5)
+            except TimeoutError:
+                pass
+        if node.closing:
+            return None
+        loop = asyncio.get_running_loop()
+        lead = fire_ts - (node.engine_time() + node.clock_offset)
+        if lead > node.max_clock_lead:
+            if lead > node.max_early_wait:
+                node.counters["claims_early"] += 1
+                if not self._skew_warned:
+                    self._skew_warned = True
+                    logger.warning(
+                        "%s: this node's clock is about %.1f s ahead of the database; its fires "
+                        "are left to nodes with a correct clock (fix the clock: NTP)",
+                        node.node_id,
+                        lead,
+                    )
+                return None
+            await asyncio.sleep(lead)
+        if earlier is not None:
+            await earlier
+        nxt = job.next_fire
+        request = ClaimRequest(
+            job.id,
+            fire_ts,
+            None if nxt is None else job.next_ts,
+            getattr(job.opts, "on_crash", "abandon"),
+            cluster_limit(job),
+        )
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._queue.append((request, fut))
+        if self._wake is not None and not node.closing:
+            self._wake.set()
+        else:
+            fut.set_result(False)
+        return fut
 
     def fire_skipped(self, job: JobState, fire_ts: float) -> None:
         """The engine skipped this fire unclaimed: a run of the job, or the claim of an
