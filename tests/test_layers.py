@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("engine", ("asyncron._scheduler", "asyncron._pipeline")),
     (
         "journals",
-        ("asyncron._persistence", "asyncron._cluster", "asyncron._liveness", "asyncron._journal"),
+        ("asyncron._persistence", "asyncron._cluster", "asyncron._journal"),
     ),
     (
         "outer",

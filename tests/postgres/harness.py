@@ -107,6 +107,8 @@ class Cluster:
     store_dsn: str | None = None
     #: the jobs record when each run ended or was cancelled (see :meth:`spans`)
     track_end: bool = False
+    #: the nodes' ``node_timeout`` (None: the journal's default)
+    node_timeout: float | None = None
 
     def __post_init__(self) -> None:
         sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
@@ -130,6 +132,7 @@ class Cluster:
                     "lease": self.lease,
                     "poll_interval": 0.3,
                     "track_end": self.track_end,
+                    **({} if self.node_timeout is None else {"node_timeout": self.node_timeout}),
                 }
             )
         )

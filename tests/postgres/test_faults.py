@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+
+from asyncron._cluster._claims import Claims
+from asyncron._cluster._state import NodeState
+from asyncron.stores.postgres import PostgresStore
 
 from .conftest import PrivateServer, sql
 from .harness import Cluster, check_each_fire_once, duplicates, expected_fires, plan_jobs
@@ -140,7 +146,15 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
 ) -> None:
     """The store's server is shut down (fast), restarted, then crashed (immediate) and restarted
     while three nodes fire 50 jobs; the audit trail lives on another server, so it stays whole."""
-    cluster = Cluster(pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn)
+    # A node that cannot show the database its session for 0.9 * node_timeout stops its runs
+    # (it may be taken for dead); a restart on a loaded machine takes longer than the default
+    # 1.2 s, so every node would cut its runs short and, on_crash="abandon", they would be
+    # recorded abandoned, unrun. This test is about claims across restarts, so the nodes get
+    # as long as the lease: no run in flight is stopped or taken over (recovery is what the
+    # other tests check).
+    cluster = Cluster(
+        pg_dsn, schema, tmp_path, lease=4.0, store_dsn=private_pg.dsn, node_timeout=4.0
+    )
     outages: list[float] = []
 
     def chaos() -> None:
@@ -166,7 +180,7 @@ def test_database_restarted_under_load_neither_doubles_nor_loses_fires(
             start, end, intervals=40, seconds=0.2, crons=10, sleep=0.05, overlap="allow_all"
         )
         expected = expected_fires(jobs)
-        # the lease outlasts each outage, so no run in flight is taken for a dead node's
+        # the lease and node_timeout outlast each outage: no run in flight is stopped
         cluster.go(jobs, until=end + 6.0)
         thread = threading.Thread(target=chaos)
         thread.start()
@@ -250,3 +264,54 @@ def test_database_outage_longer_than_the_lease_never_runs_a_fire_twice_at_once(
                 # cut short by its own node while the database was still down
                 assert first_end < outage[1], (key, spans, outage)
     assert any("lease lost" in e for e in errs), errs[0][-2000:]
+
+
+class _RecordingStore:
+    """Stands in for the PostgresStore in a claim: records the order fires are claimed in."""
+
+    description = "recording store"
+
+    def __init__(self) -> None:
+        self.claimed: list[float] = []
+
+    async def claim_fires(self, requests: list[Any], *_: Any, **__: Any) -> dict[Any, int]:
+        self.claimed.extend(r.fire_ts for r in requests)
+        return {}
+
+
+@pytest.mark.asyncio
+async def test_a_jobs_fires_are_claimed_in_order_when_the_fence_lifts() -> None:
+    """Claims waiting for a fence to lift wake in no particular order; a job's later fire
+    claimed first would raise the job's claim watermark past the earlier one, which no node
+    could claim any more: a fire with no record and no run (seen after database outages)."""
+    store = _RecordingStore()
+    node = NodeState(
+        cast(PostgresStore, store),
+        "n1",
+        lease=10.0,
+        poll_interval=1.0,
+        max_clock_lead=0.25,
+        max_early_wait=2.0,
+        fire_retention=60.0,
+        node_timeout=1.2,
+    )
+    node.errors = (ConnectionError,)
+    node.fenced = True  # the node lost its session: claims wait
+    claims = Claims(node, lambda _: False, asyncio.sleep)
+    claims.open()
+    loop_task = asyncio.create_task(claims.loop())
+    opts = SimpleNamespace(overlap="allow_all", max_instances=None, on_crash="abandon")
+    job: Any = SimpleNamespace(
+        id="j", next_fire=None, next_ts=None, opts=opts, running=1, status=None
+    )
+    now = time.time()
+    first = asyncio.create_task(claims.claim(job, now - 1.0))
+    await asyncio.sleep(0.45)  # the first claim re-waits after its 0.5 s timeout, behind...
+    second = asyncio.create_task(claims.claim(job, now - 0.9))  # ...this one
+    await asyncio.sleep(0.15)
+    node.fenced = False  # the session is back (Leases.back)
+    node.unfenced.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), 5.0) == [False, False]
+    loop_task.cancel()
+    await asyncio.gather(loop_task, return_exceptions=True)
+    assert store.claimed == [now - 1.0, now - 0.9]

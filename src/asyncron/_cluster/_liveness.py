@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .stores.postgres import NodeSession
+from ..stores.postgres import NodeSession
 
 logger = logging.getLogger("asyncron")
 
