@@ -42,8 +42,13 @@ class Outcomes(EngineBase):
     def _task_ended(
         self, run: Run, result: Any, exc: BaseException | None, *, cancelled: bool = False
     ) -> None:
-        if run.fut is not None:
-            self._inflight.discard(run.fut)
+        fut = run.fut
+        if fut is not None:
+            # An async run's task holds its context, which holds the run (``current_run``):
+            # dropping the run's reference to the task breaks that cycle, so the task, its
+            # context and the run are freed as soon as the task ends, not by the collector.
+            run.fut = None
+            self._inflight.discard(fut)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
