@@ -83,7 +83,7 @@ class Outcomes(EngineBase):
             job.run = None
         else:
             job.drop_run(run)
-        now = self._clock.time()
+        now = self._now()
         if (
             exc is not None
             and outcome in (None, "timed_out")  # a timeout is retried like any failure
@@ -272,7 +272,7 @@ class Outcomes(EngineBase):
         # a run of a removed (or replaced: same id, new job) job is not written over its record
         if self._journal is not None and self._jobs.get(job.id) is job:
             self._journal.job_changed(job)
-        if self._graph.any_dependents and self._graph.has_dependents(job.id):
+        if self._any_edges and self._graph.has_dependents(job.id):
             if exc is None:
                 self._release_dependents(job)
             else:
