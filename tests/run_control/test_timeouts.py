@@ -97,3 +97,25 @@ async def test_stop_cancels_a_run_with_a_timeout_as_cancelled_not_timed_out() ->
     await s.stop()
     history = await s.get_run_history(job_id)
     assert history[-1].outcome == "cancelled"
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_sync_run_is_recorded_once_when_its_timeout_passes_later() -> None:
+    """A sync run abandoned by ``cancel()`` before its timeout: the timeout, when it comes, finds
+    the run already recorded and records nothing more."""
+    gate = SyncGate()
+    seen: list[Event] = []
+    async with AsyncScheduler() as s:
+        s.subscribe(seen.append, types=RunFailed)
+        job_id = await s.schedule(gate, trigger=IntervalTrigger(hours=1), timeout=0.1)
+        waiting = asyncio.ensure_future(s.run_now(job_id))
+        assert await asyncio.to_thread(gate.started.wait, 2)
+        assert await s.cancel(job_id)
+        await asyncio.gather(waiting, return_exceptions=True)
+        await asyncio.sleep(0.3)  # past the timeout
+        history = await s.get_run_history(job_id)
+        stats = s.statistics()
+        gate.release.set()
+    assert [e.outcome for e in seen if isinstance(e, RunFailed)] == ["abandoned"]
+    assert [r.outcome for r in history] == ["abandoned"]
+    assert stats.running == 0
