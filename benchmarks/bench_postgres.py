@@ -238,7 +238,13 @@ def run_node(kind: str, cfg: dict[str, Any]) -> None:
     hi = lo + cfg["seconds"]
     cutoff = hi + cfg["grace"]
     inside = [start - sched for sched, start in RUNS if lo <= sched < hi and start <= cutoff]
-    result = {"runs": len(inside), "lateness": inside, "all_runs": len(RUNS)}
+    result = {
+        "runs": len(inside),
+        "lateness": inside,
+        "all_runs": len(RUNS),
+        "cpu_s": time.process_time(),
+        "wall_s": time.time() - began,
+    }
     print("@@RESULT " + json.dumps(result), flush=True)
 
 
@@ -431,7 +437,7 @@ def measure(system: System, nodes: int, jobs: int, interval: float, args: argpar
     }
     schema, started, t0 = _cluster(system, nodes, cfg)
     try:
-        runs, all_runs, late = 0, 0, []
+        runs, all_runs, late, cpu = 0, 0, [], []
         for node in started:
             node.wait(timeout=t0 + cfg["runtime"] - time.time() + 90)
             line = node.marked("@@RESULT ")
@@ -440,6 +446,7 @@ def measure(system: System, nodes: int, jobs: int, interval: float, args: argpar
             data = json.loads(line)
             runs += data["runs"]
             all_runs += data["all_runs"]
+            cpu.append(f"{data['cpu_s']:.1f}/{data['wall_s']:.1f}")
             late.extend(data["lateness"])
     finally:
         _teardown(schema, started)
@@ -449,6 +456,7 @@ def measure(system: System, nodes: int, jobs: int, interval: float, args: argpar
         "p99_ms": 1000 * percentile(late, 0.99),
         "runs": runs,
         "all_runs": all_runs,
+        "cpu_wall_s": cpu,
     }
 
 
