@@ -43,6 +43,11 @@ SYNC_TARGET = 0.70
 PEER_MAX_N: dict[str, int] = {"aps3": 100_000, "aps4": 100_000}
 LARGE = 100_000
 
+#: The clock of the timed sections: wall-clock time, or (``--cpu``) the CPU time of the loop's
+#: thread, which other work on a shared machine does not inflate (the job bodies of sync runs
+#: and the pools' threads are not counted, for the bare loop and every candidate alike).
+clock: Callable[[], float] = time.perf_counter
+
 
 class _Finish:
     """Counts job bodies and wakes the measuring coroutine when the N-th one has run.
@@ -103,19 +108,19 @@ async def run_bare(n: int, kind: str, workers: int) -> Sample:
     done = FINISH.bind(loop, n)
     gc.collect()
     if kind == "async":
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             loop.create_task(noop_async())  # noqa: RUF006 - held by the ready queue until run
         await done.wait()
-        elapsed = time.perf_counter() - t0
+        elapsed = clock() - t0
         await asyncio.sleep(0)  # the last task's completion
         return Sample(0.0, elapsed)
     pool = ThreadPoolExecutor(workers)
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         loop.run_in_executor(pool, noop_sync)
     await done.wait()
-    elapsed = time.perf_counter() - t0
+    elapsed = clock() - t0
     pool.shutdown(wait=True)  # not timed: every job has ended in its thread,
     await asyncio.sleep(0.01)  # and its result has been passed back to the loop
     return Sample(0.0, elapsed)
@@ -131,13 +136,13 @@ async def run_asyncron(n: int, kind: str, workers: int) -> Sample:
     done = FINISH.bind(asyncio.get_running_loop(), n)
     scheduler = AsyncScheduler(max_workers=workers)
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         await scheduler.schedule(func)
-    t1 = time.perf_counter()
+    t1 = clock()
     await scheduler.start()
     await done.wait()
-    t2 = time.perf_counter()
+    t2 = clock()
     # Not timed: every run must also have been recorded by the scheduler.
     for _ in range(10_000):
         stats = scheduler.statistics()
@@ -178,13 +183,13 @@ async def run_aps3(n: int, kind: str, workers: int) -> Sample:
     )
     scheduler.start(paused=True)  # jobs go straight to the job store; nothing fires yet
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(n):
         scheduler.add_job(func)
-    t1 = time.perf_counter()
+    t1 = clock()
     scheduler.resume()
     await done.wait()
-    t2 = time.perf_counter()
+    t2 = clock()
     scheduler.shutdown(wait=False)
     await asyncio.sleep(0.05)
     pool.shutdown(wait=True)
@@ -214,13 +219,13 @@ async def run_aps4(n: int, kind: str, workers: int) -> Sample:
     )
     async with scheduler:
         gc.collect()
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(n):
             await scheduler.add_job(func)
-        t1 = time.perf_counter()
+        t1 = clock()
         await scheduler.start_in_background()
         await done.wait()
-        t2 = time.perf_counter()
+        t2 = clock()
         await scheduler.stop()
     return Sample(t1 - t0, t2 - t1)
 
@@ -232,7 +237,11 @@ RUNNERS: dict[str, Runner] = {"asyncron": run_asyncron, "aps3": run_aps3, "aps4"
 
 
 async def measure(
-    candidate: str, sizes: list[int], repeats: tuple[int, int], workers: int
+    candidate: str,
+    sizes: list[int],
+    repeats: tuple[int, int],
+    workers: int,
+    kinds: tuple[str, ...] = KINDS,
 ) -> list[dict[str, Any]]:
     """Best of ``repeats`` (small N, large N) for the candidate and for the bare loop,
     alternating, per (N, kind)."""
@@ -240,7 +249,7 @@ async def measure(
     rows: list[dict[str, Any]] = []
     for n in sizes:
         repeat = repeats[1] if n >= LARGE else repeats[0]
-        for kind in KINDS:
+        for kind in kinds:
             bare: list[Sample] = []
             ours: list[Sample] = []
             for _ in range(repeat):
@@ -276,7 +285,8 @@ def report(own: list[dict[str, Any]], outcomes: list[common.PeerOutcome], worker
     repeats = ", ".join(f"N={r['n']:,}: {r['repeat']}" for r in own if r["kind"] == "async")
     print(f"thread pools: {workers} workers everywhere; best of ({repeats}) runs")
     gc_state = "on, as in production" if gc.isenabled() else "OFF (--no-gc diagnostic run)"
-    print(f"jobs/s (higher is better); the garbage collector is {gc_state}")
+    timed = "the loop thread's CPU time (--cpu)" if clock is time.thread_time else "wall clock"
+    print(f"jobs/s (higher is better), {timed}; the garbage collector is {gc_state}")
     print("ratio = rate / bare loop rate measured in the same process\n")
     headers = ["N", "kind", "bare loop", "asyncron", "ratio", "target"]
     for label in labels:
@@ -337,15 +347,29 @@ def main() -> None:
         default=min(32, (os.cpu_count() or 1) + 4),
         help="thread pool size for sync jobs, the same for every candidate (default: %(default)s)",
     )
+    parser.add_argument(
+        "--kinds", default=",".join(KINDS), help="comma-separated job kinds (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="time the loop thread's CPU time (time.thread_time) instead of the wall clock",
+    )
     args = parser.parse_args()
+    if args.cpu:
+        global clock
+        clock = time.thread_time
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    if not kinds or any(k not in KINDS for k in kinds):
+        raise SystemExit(f"--kinds: expected some of {', '.join(KINDS)}, got {args.kinds!r}")
     repeats = (args.repeat, args.repeat_large)
     if args.no_gc:
         gc.disable()  # gc.collect() before each timed section still runs
 
     if args.peer:
         capped = [n for n in sizes if n <= PEER_MAX_N[args.peer]]
-        rows = asyncio.run(measure(args.peer, capped, repeats, args.workers))
+        rows = asyncio.run(measure(args.peer, capped, repeats, args.workers, kinds))
         note = ""
         if capped != sizes:
             note = f"run only for N <= {PEER_MAX_N[args.peer]:,} (too slow beyond)"
@@ -354,10 +378,12 @@ def main() -> None:
         )
         return
 
-    own = asyncio.run(measure("asyncron", sizes, repeats, args.workers))
+    own = asyncio.run(measure("asyncron", sizes, repeats, args.workers, kinds))
     passthrough = ["--sizes", args.sizes, "--repeat", str(args.repeat)]
     passthrough += ["--repeat-large", str(args.repeat_large)]
     passthrough += ["--no-gc"] if args.no_gc else []
+    passthrough += ["--cpu"] if args.cpu else []
+    passthrough += ["--kinds", args.kinds]
     passthrough += ["--workers", str(args.workers)]
     outcomes = [
         common.run_peer(Path(__file__), peer, passthrough)

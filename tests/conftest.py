@@ -1,3 +1,6 @@
+"""Fixtures shared by every test area. Plain shared names (``T0``, ``WAIT``, ``Boom``, ``Gate``,
+``store_url``, ...) are in ``helpers.py``: import them with ``from helpers import ...``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -5,11 +8,13 @@ import contextlib
 import importlib.util
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from asyncron import Scheduler
 
 
 def pytest_asyncio_loop_factories(
@@ -28,6 +33,15 @@ def pytest_asyncio_loop_factories(
 
 def _loop_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "asyncron-loop" and t.is_alive()]
+
+
+@pytest.fixture
+def sched() -> Iterator[Scheduler]:
+    """A started-on-demand classic ``Scheduler`` (4 workers, 2 s stop timeout), stopped after the
+    test."""
+    s = Scheduler(max_workers=4, stop_timeout=2)
+    yield s
+    s.stop()
 
 
 @pytest.fixture

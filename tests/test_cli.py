@@ -597,6 +597,37 @@ def test_a_postgres_schema_without_a_store_is_an_error_and_is_not_created(
     assert bad.returncode == 1 and "schema: expected letters, digits and '_'" in bad.stderr
 
 
+def _pg_value(statement: str) -> object:
+    asyncpg = pytest.importorskip("asyncpg", reason="needs asyncpg (asyncron[postgres])")
+
+    async def go() -> object:
+        conn = await asyncpg.connect(PG_DSN, timeout=5)
+        try:
+            return await conn.fetchval(statement)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.postgres
+def test_jobs_on_postgres_only_reads_an_older_schema_is_refused_not_migrated(
+    tmp_path: Path, pg_url: str
+) -> None:
+    schema = pg_url.rsplit("=", 1)[1]
+    version = f"SELECT value FROM \"{schema}\".meta WHERE key = 'schema_version'"
+    current = int(str(_pg_value(version)))
+    listed = _run(tmp_path, "jobs", "--store", pg_url)
+    assert listed.returncode == 0, listed.stderr
+    _pg(f"UPDATE \"{schema}\".meta SET value = '{current - 1}' WHERE key = 'schema_version'")
+    older = _run(tmp_path, "jobs", "--store", pg_url)
+    assert older.returncode != 0
+    assert f"has schema version {current - 1}, older than {current}" in older.stderr
+    assert "a read-only open does not migrate it" in older.stderr
+    assert older.stderr.count("\n") == 1  # one line, no traceback
+    assert _pg_value(version) == str(current - 1)  # left as it was
+
+
 @pytest.mark.postgres
 def test_pause_against_postgres_reaches_a_running_scheduler(tmp_path: Path, pg_url: str) -> None:
     _write(

@@ -78,12 +78,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 RANK = {name: i for i, (name, _) in enumerate(LAYERS)}
 
-# Where an import inside a function is fine. The CLI imports what each command needs, so that
-# `asyncron --help` starts fast (it is the top layer: nothing imports it, no cycle to dodge);
-# the dashboard package imports its Starlette app only when asked for it (an optional
-# dependency: aiohttp users need not install Starlette).
+# Where an import inside a function is fine: only to keep an optional dependency optional.
+# `asyncron run` imports the aiohttp integration only for an aiohttp app; the dashboard package
+# imports its Starlette app only when asked for it (aiohttp users need not install Starlette).
 LAZY_OK: dict[str, set[str] | None] = {
-    "asyncron.cli": None,
+    "asyncron.cli._target": {"asyncron.integrations", "asyncron.integrations.aiohttp"},
     "asyncron.dashboard": {"asyncron.dashboard._starlette"},
 }
 

@@ -4,15 +4,15 @@ for runs, jump) and what each one fires."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from asyncron import AsyncScheduler, IntervalTrigger
 from asyncron.testing import VirtualClock
+from helpers import T0
 
 pytestmark = pytest.mark.asyncio
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 async def test_advance_waits_for_the_runs_that_fired_before_moving_on() -> None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from helpers import job_vanished
+
 pytest.importorskip(
     "aiohttp", reason="aiohttp is not installed (pip install aiohttp, or the [test] extra)"
 )
@@ -60,7 +62,7 @@ async def test_api_page_and_actions_under_a_prefix(
             assert page.cookies[CSRF_COOKIE]["httponly"]
         async with http.get("/ops/scheduler/static/dashboard.js") as js:
             assert js.status == 200 and js.content_type == "text/javascript"
-        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count >= 2)
+        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or job_vanished()).run_count >= 2)
         async with http.get("/ops/scheduler/api/jobs", params={"name": "heart"}) as response:
             body = await response.json()
             assert body["total"] == 1 and body["jobs"][0]["status"] in ("pending", "running")
@@ -94,10 +96,6 @@ async def test_api_page_and_actions_under_a_prefix(
             assert response.status == 403
 
 
-def _never() -> Any:
-    raise AssertionError("job vanished")
-
-
 async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors(
     wait_for: Callable[..., Awaitable[None]],
     serve_aiohttp: Callable[..., AbstractAsyncContextManager[str]],
@@ -126,7 +124,7 @@ async def test_auth_hook_gets_the_aiohttp_request_and_may_raise_http_errors(
             f"/ops/scheduler/api/jobs/{job_id}/run", headers={**admin, CSRF_HEADER: token}
         ) as response:
             assert response.status == 202
-        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or _never()).run_count == 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(job_id) or job_vanished()).run_count == 1)
 
 
 async def test_actions_are_refused_by_default_and_events_stream(

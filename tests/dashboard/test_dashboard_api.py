@@ -16,6 +16,7 @@ from starlette.requests import Request
 from asyncron import AsyncScheduler, CronTrigger, JobStatus
 from asyncron.dashboard import CSRF_COOKIE, CSRF_HEADER, create_dashboard
 from asyncron.integrations.starlette import asyncron_lifespan
+from helpers import job_vanished
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,7 +97,9 @@ async def test_job_detail_has_trigger_next_ten_fires_and_runs_with_error_and_tra
 ) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler)) as client:
-        await wait_for(lambda: (scheduler.get_job_nowait(ids["boom"]) or _never()).run_count >= 2)
+        await wait_for(
+            lambda: (scheduler.get_job_nowait(ids["boom"]) or job_vanished()).run_count >= 2
+        )
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()
         assert report["job"]["trigger"]["type"] == "cron"
         assert report["job"]["trigger"]["expression"] == "0 3 * * *"
@@ -117,10 +120,6 @@ async def test_job_detail_has_trigger_next_ten_fires_and_runs_with_error_and_tra
 
         missing = await client.get("/scheduler/api/jobs/nope")
         assert missing.status_code == 404 and missing.json() == {"error": "no job with id 'nope'"}
-
-
-def _never() -> Any:
-    raise AssertionError("job vanished")
 
 
 async def test_actions_are_refused_without_auth_unless_explicitly_allowed() -> None:
@@ -152,7 +151,9 @@ async def test_pause_resume_run_now_and_cancel(wait_for: Callable[..., Awaitable
 
         ran = await client.post(f"{url}/run", headers=headers)
         assert ran.status_code == 202
-        await wait_for(lambda: (scheduler.get_job_nowait(ids["report"]) or _never()).run_count == 1)
+        await wait_for(
+            lambda: (scheduler.get_job_nowait(ids["report"]) or job_vanished()).run_count == 1
+        )
         job = await scheduler.get_job(ids["report"])
         assert job is not None and job.result == "tick emea"
 
@@ -258,14 +259,18 @@ async def test_arguments_and_results_are_hidden_unless_enabled(
 ) -> None:
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler)) as client:
-        await wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
+        await wait_for(
+            lambda: (scheduler.get_job_nowait(ids["beat"]) or job_vanished()).run_count >= 1
+        )
         body = (await client.get("/scheduler/api/jobs")).text
         assert "s3cret" not in body and "emea" not in body and "tick hb" not in body
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()["job"]
         assert report["arguments"] == "hidden" and report["args"] is None
     scheduler, ids = await _scheduler_with_jobs()
     async with _serve(_app(scheduler, show_arguments=True)) as client:
-        await wait_for(lambda: (scheduler.get_job_nowait(ids["beat"]) or _never()).run_count >= 1)
+        await wait_for(
+            lambda: (scheduler.get_job_nowait(ids["beat"]) or job_vanished()).run_count >= 1
+        )
         report = (await client.get(f"/scheduler/api/jobs/{ids['report']}")).json()["job"]
         assert report["arguments"] == "shown"
         assert report["args"] == ["'emea'"] and report["kwargs"] == {"token": "'s3cret'"}
@@ -291,7 +296,7 @@ async def test_arguments_encrypted_at_rest_are_never_shown(
             tick, name="secret", trigger=0.02, args=("card 4111",), function_name="tick"
         )
         plain = await scheduler.schedule(tick, name="plain", trigger=3600, args=("visible",))
-        await wait_for(lambda: (scheduler.get_job_nowait(secret) or _never()).run_count >= 1)
+        await wait_for(lambda: (scheduler.get_job_nowait(secret) or job_vanished()).run_count >= 1)
         body = (await client.get("/scheduler/api/jobs")).json()
         by_name = {j["name"]: j for j in body["jobs"]}
         assert by_name["secret"]["arguments"] == "encrypted"

@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from asyncron import CronTrigger, IntervalTrigger
+from helpers import free_port
 
 asyncpg = pytest.importorskip("asyncpg", reason="the multi-worker tests need asyncpg")
 
@@ -94,13 +94,6 @@ def store_url() -> Iterator[str]:
     schema = "mw_" + secrets.token_hex(6)
     yield f"{DSN}?schema={schema}"
     _sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _micros(moment: datetime) -> int:
@@ -199,12 +192,12 @@ def _popen(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _launch(kind: str, env: dict[str, str]) -> Servers:
     if kind == "uvicorn":
-        port = _free_port()
+        port = free_port()
         command = ["-m", "uvicorn", "multiworker_app:app", "--workers", "2", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--log-level", "warning"]
         return Servers([_popen(command, env)], [f"http://127.0.0.1:{port}"], workers=2)
     # aiohttp has no multi-worker runner: two processes on two ports are its equivalent
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     procs = [
         _popen(
             [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -19,6 +18,7 @@ from starlette.routing import Route
 from asyncron import AsyncScheduler, JobStatus
 from asyncron.errors import SchedulerStateError
 from asyncron.integrations.starlette import asyncron_lifespan, get_scheduler
+from helpers import free_port
 
 pytestmark = pytest.mark.asyncio
 
@@ -186,13 +186,6 @@ async def test_lifespan_rejects_a_non_scheduler() -> None:
         asyncron_lifespan("nope")  # type: ignore[arg-type]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_real_uvicorn_server_runs_jobs_and_stops_gracefully(
     wait_for: Callable[..., Awaitable[None]],
 ) -> None:
@@ -213,7 +206,7 @@ async def test_real_uvicorn_server_runs_jobs_and_stops_gracefully(
         scheduler: AsyncScheduler = request.state.scheduler
         return await scheduler.schedule(slow)
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
     )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import store_url
+
 HARNESS = Path(__file__).with_name("crash_writer.py")
 KILLS = 1000 if os.environ.get("ASYNCRON_SOAK") == "1" else 40
 
@@ -20,7 +22,7 @@ KILLS = 1000 if os.environ.get("ASYNCRON_SOAK") == "1" else 40
 @pytest.mark.parametrize("kind", ["json", "sqlite"])
 def test_sigkilled_writer_never_leaves_an_invalid_store(tmp_path: Path, kind: str) -> None:
     seed = int(os.environ.get("ASYNCRON_SEED", random.randrange(1_000_000)))
-    url = f"{kind}:///{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
+    url = store_url(kind, tmp_path)
     acks = tmp_path / "acks"
     acks.touch()
     out = subprocess.run(

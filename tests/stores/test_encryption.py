@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers import T0
 
 pytest.importorskip("cryptography", reason="encryption at rest needs the [crypto] extra")
 
@@ -32,7 +34,6 @@ from asyncron.stores import (
 from asyncron.testing import VirtualClock
 from conftest import read_records
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 K1, K2 = Keyring.generate_key(), Keyring.generate_key()
 CANARY = "s3cr3t-CANARY"
 

@@ -22,6 +22,7 @@ import pytest
 
 from asyncron.abc import StoredJob
 from asyncron.stores import store_from_url
+from helpers import store_url
 
 NODE = Path(__file__).with_name("kill_node.py")
 CRASH_NODE = Path(__file__).with_name("crash_node.py")
@@ -88,7 +89,7 @@ def _rows_on_disk(url: str) -> dict[str, StoredJob]:
 def test_jobs_survive_a_sigkill_with_their_history_in_a_new_process(
     tmp_path: Path, kind: str
 ) -> None:
-    url = f"{kind}:///{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
+    url = store_url(kind, tmp_path)
     audit, log = tmp_path / "audit.txt", tmp_path / "nodes.log"
     audit.touch()
 
@@ -176,7 +177,7 @@ def _kill_during_the_run(
     tmp_path: Path, kind: str, where: str, on_crash: str, how: str, body: str
 ) -> tuple[str, Path, float, int]:
     """Start crash_node.py and let its run die at ``where``: (url, audit, fire, pid)."""
-    url = f"{kind}:///{tmp_path / ('state.json' if kind == 'json' else 'jobs.db')}"
+    url = store_url(kind, tmp_path)
     audit, log = tmp_path / "audit.txt", tmp_path / "node.log"
     audit.touch()
     fault = {"end": "before_finish:kill", "gate": "mid_store_write:kill@2"}.get(where, "")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from asyncron import CronTrigger, IntervalTrigger, OnceTrigger
 from asyncron.errors import InvalidJobError
 from asyncron.stores import MisfirePolicy, plan_misfires
+from helpers import T0
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 HOURLY = CronTrigger.from_expression("0 * * * *", "UTC")
 
 

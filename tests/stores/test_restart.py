@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,15 @@ from asyncron.stores import (
     StoreLockedError,
 )
 from asyncron.testing import VirtualClock
+from helpers import T0, store_url
 
 pytestmark = pytest.mark.asyncio
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["json", "sqlite"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     persist_jobs.CALLS.clear()
-    name = "state.json" if request.param == "json" else "jobs.db"
-    return f"{request.param}:///{tmp_path / name}"
+    return store_url(request.param, tmp_path)
 
 
 def engine(url: str | StoreJournal, at: datetime) -> tuple[AsyncScheduler, VirtualClock]:

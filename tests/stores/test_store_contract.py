@@ -87,6 +87,26 @@ async def test_list_keeps_insertion_order_across_updates(store_factory: StoreFac
         await store.close()
 
 
+async def test_list_keeps_the_order_within_a_batch(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        await store.write_batch([job("b"), job("a"), job("c")])
+        await store.write_batch([job("e"), job("a", run_count=1), job("d")])
+        assert [j.id for j in await store.list_jobs()] == ["b", "a", "c", "e", "d"]
+    finally:
+        await store.close()
+
+
+async def test_write_batch_naming_an_id_twice_keeps_the_last(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        await store.write_batch([job("a"), job("b"), job("a", run_count=2)])
+        jobs = await store.list_jobs()
+        assert [(j.id, j.run_count) for j in jobs] == [("a", 2), ("b", 0)]
+    finally:
+        await store.close()
+
+
 async def test_write_batch_upserts_and_removes_together(store_factory: StoreFactory) -> None:
     store = await opened(store_factory)
     try:
@@ -135,11 +155,33 @@ async def test_run_started_then_outcome_updates_counts(store_factory: StoreFacto
         await store.close()
 
 
+@pytest.mark.store_kinds(
+    "memory",
+    "json",
+    "sqlite",
+    reason="a store shared by several processes arbitrates each fire "
+    "(test_claim_fire_is_won_once_in_shared_stores)",
+)
 async def test_claim_fire_succeeds_for_single_process_stores(store_factory: StoreFactory) -> None:
     store = await opened(store_factory)
     try:
         assert store.supports_claims is False
         assert await store.claim_fire("a", 1.0, "me", 10.0) is True
+    finally:
+        await store.close()
+
+
+@pytest.mark.store_kinds(
+    "postgres", reason="a single-process store holds a lock instead: every claim is its own"
+)
+async def test_claim_fire_is_won_once_in_shared_stores(store_factory: StoreFactory) -> None:
+    store = await opened(store_factory)
+    try:
+        assert store.supports_claims is True
+        await store.add_job(job("a"))
+        assert await store.claim_fire("a", 1.0, "me", 10.0) is True
+        assert await store.claim_fire("a", 1.0, "you", 10.0) is False  # the same fire
+        assert await store.claim_fire("missing", 1.0, "you", 10.0) is False
     finally:
         await store.close()
 

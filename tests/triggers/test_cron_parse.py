@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from asyncron import errors as E
 from asyncron.errors import CronParseError, InvalidTriggerError
 from asyncron.triggers.cron import CronTrigger
 
@@ -238,3 +239,74 @@ def test_cron_impossible_and_mode_combination_is_rejected() -> None:
 def test_cron_unknown_time_zone_is_invalid_trigger_error() -> None:
     with pytest.raises(InvalidTriggerError, match="unknown time zone 'Mars/Base'"):
         CronTrigger("* * * * *", "Mars/Base")
+
+
+@pytest.mark.parametrize(
+    ("expr", "field", "token", "position", "allowed"),
+    [
+        ("*/0 * * * *", "minute", "0", 2, "1-"),
+        ("60 * * * *", "minute", "60", 0, "0-59"),
+        ("* 24 * * *", "hour", "24", 2, "0-23"),
+        ("* * 32 * *", "day-of-month", "32", 4, "1-31"),
+        ("* * * 13 *", "month", "13", 6, "1-12"),
+        ("* * * * 8", "day-of-week", "8", 8, "0-7"),
+        ("5-1 * * * *", "minute", "5-1", 0, "0-59"),
+        ("* * * foo *", "month", "foo", 6, "JAN-DEC"),
+        ("* * * * funday", "day-of-week", "funday", 8, "SUN-SAT"),
+    ],
+)
+def test_cron_error_names_field_token_position_and_allowed(
+    expr: str, field: str, token: str, position: int, allowed: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        CronTrigger.from_expression(expr)
+    err = info.value
+    assert isinstance(err, E.CronParseError) and isinstance(err, E.AsyncronError)
+    msg = str(err)
+    assert field in msg, msg
+    assert token in msg, msg
+    assert f"position {position}" in msg, msg
+    assert allowed in msg, msg
+    assert err.field == field
+    assert err.position == position
+
+
+def test_cron_impossible_day_names_the_day_and_month() -> None:
+    with pytest.raises(ValueError) as info:
+        CronTrigger.from_expression("* * 31 2 *")
+    msg = str(info.value)
+    # 'month' alone is part of 'day-of-month': name the month itself and what is allowed
+    assert msg.startswith("day-of-month field: '31' at position 4 never matches a day in February")
+    assert "allowed 1-29 (or L) for the month field '2'" in msg
+
+
+@pytest.mark.parametrize("expr", ["* * * *", "* * * * * * * *", "*", "0 0"])
+def test_cron_wrong_field_count_says_what_is_expected(expr: str) -> None:
+    with pytest.raises(ValueError, match="5 fields") as info:
+        CronTrigger.from_expression(expr)
+    assert str(len(expr.split())) in str(info.value)
+
+
+@pytest.mark.parametrize("expr", ["", "   "])
+def test_cron_empty_expression(expr: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        CronTrigger.from_expression(expr)
+
+
+@pytest.mark.parametrize("expr", [None, 5, b"* * * * *", ["*"] * 5])
+def test_cron_non_string_is_a_value_error_naming_the_type(expr: object) -> None:
+    with pytest.raises(ValueError) as info:
+        CronTrigger.from_expression(expr)  # type: ignore[arg-type]
+    assert type(expr).__name__ in str(info.value)
+    assert "str" in str(info.value)
+
+
+def test_cron_error_is_not_a_bare_traceback_from_deep_inside() -> None:
+    with pytest.raises(E.CronParseError) as info:
+        CronTrigger.from_expression("1,,2 * * * *")
+    assert "minute" in str(info.value)
+
+
+def test_cron_unknown_alias() -> None:
+    with pytest.raises(ValueError, match="@fortnightly"):
+        CronTrigger.from_expression("@fortnightly")

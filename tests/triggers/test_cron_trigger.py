@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from asyncron.abc import Trigger
 from asyncron.cli import main
 from asyncron.errors import InvalidTriggerError
 from asyncron.triggers.cron import CronTrigger
+from helpers import T0_NOON as T0
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -297,3 +299,124 @@ def test_cron_docs_examples_run_as_written(capsys: pytest.CaptureFixture[str]) -
     assert checked == 2
     trigger = CronTrigger.from_expression("0 9 * * 1-5", timezone="Europe/Berlin")
     assert trigger.describe() == "at 09:00 on Monday through Friday"
+
+
+# -- from an expression: zones, fields, names, DST ------------------------------------------------
+
+
+def test_cron_from_expression_with_zone_name() -> None:
+    t = CronTrigger.from_expression("0 9 * * 1-5", timezone="Europe/Berlin")
+    nxt = t.get_next_run(T0)  # a Sunday
+    assert nxt == datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert nxt is not None and nxt.utcoffset() == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "tz",
+    [ZoneInfo("Europe/Berlin"), UTC, timezone(timedelta(hours=2)), "UTC", "utc", None],
+    ids=repr,
+)
+def test_cron_timezone_accepts_names_and_tzinfo_objects(tz: Any) -> None:
+    t = CronTrigger.from_expression("30 6 * * *", timezone=tz)
+    nxt = t.get_next_run(T0)
+    assert nxt is not None and nxt.tzinfo is not None
+    assert (nxt.hour, nxt.minute) == (6, 30)
+
+
+def test_cron_timezone_positional() -> None:
+    t = CronTrigger.from_expression("0 0 * * *", "Asia/Tokyo")
+    nxt = t.get_next_run(T0)
+    assert nxt is not None and nxt.utcoffset() == timedelta(hours=9)
+
+
+def test_cron_unknown_timezone_is_a_value_error_naming_it() -> None:
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        CronTrigger.from_expression("* * * * *", timezone="Mars/Olympus")
+
+
+def test_cron_naive_from_time_is_read_in_the_trigger_zone() -> None:
+    t = CronTrigger.from_expression("0 9 * * *", timezone="America/New_York")
+    nxt = t.get_next_run(datetime(2026, 6, 1, 8, 0))
+    assert nxt == datetime(2026, 6, 1, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
+def test_cron_result_is_in_the_trigger_zone() -> None:
+    t = CronTrigger.from_expression("0 9 * * *", timezone="Asia/Kolkata")
+    nxt = t.get_next_run(T0)
+    assert nxt is not None and nxt.utcoffset() == timedelta(hours=5, minutes=30)
+
+
+def test_cron_strictly_after_an_exact_fire_time() -> None:
+    t = CronTrigger.from_expression("*/5 * * * *", timezone="UTC")
+    assert t.get_next_run(T0) == T0 + timedelta(minutes=5)
+    assert t.get_next_run(T0 - timedelta(microseconds=1)) == T0
+
+
+def test_cron_get_previous_run() -> None:
+    t = CronTrigger.from_expression("*/5 * * * *", timezone="UTC")
+    assert t.get_previous_run(T0) == T0 - timedelta(minutes=5)
+    assert t.get_previous_run(T0 + timedelta(seconds=1)) == T0
+    prev = t.get_previous_run()
+    assert prev is not None and prev < datetime.now(UTC)
+
+
+def test_cron_six_fields_seconds_first_and_seven_with_year() -> None:
+    six = CronTrigger.from_expression("*/10 * * * * *", timezone="UTC")
+    assert six.get_next_run(T0) == T0 + timedelta(seconds=10)
+    seven = CronTrigger.from_expression("0 0 0 1 1 * 2030", timezone="UTC")
+    assert seven.get_next_run(T0) == datetime(2030, 1, 1, tzinfo=UTC)
+    assert seven.get_next_run(datetime(2030, 1, 1, tzinfo=UTC)) is None
+
+
+def test_cron_names_and_aliases() -> None:
+    t = CronTrigger.from_expression("0 12 * jan-mar MON-fri", timezone="UTC")
+    nxt = t.get_next_run(T0)
+    assert nxt == datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    assert CronTrigger.from_expression("@daily", timezone="UTC").get_next_run(T0) == datetime(
+        2026, 3, 2, tzinfo=UTC
+    )
+
+
+def test_cron_dom_dow_or_semantics() -> None:
+    t = CronTrigger.from_expression("0 0 13 * 5", timezone="UTC")  # the 13th OR any Friday
+    nxt = t.get_next_run(T0)  # Sunday 1 March 2026 -> Friday 6 March
+    assert nxt == datetime(2026, 3, 6, tzinfo=UTC)
+
+
+def test_cron_describe_and_str() -> None:
+    t = CronTrigger.from_expression("0 9 * * 1-5", timezone="UTC")
+    text = t.describe()
+    assert "09:00" in text and "Monday" in text and "Friday" in text
+    assert str(t) == text
+
+
+def test_cron_equality_hash_and_repr() -> None:
+    a = CronTrigger.from_expression("0 9 * * *", timezone="Europe/Berlin")
+    b = CronTrigger.from_expression("0 9 * * *", timezone=ZoneInfo("Europe/Berlin"))
+    c = CronTrigger.from_expression("0 9 * * *", timezone="UTC")
+    assert a == b and hash(a) == hash(b)
+    assert a != c
+    assert "0 9 * * *" in repr(a) and "Europe/Berlin" in repr(a)
+
+
+def test_cron_expression_and_timezone_are_readable() -> None:
+    t = CronTrigger.from_expression("0 9 * * *", timezone="Europe/Berlin")
+    assert t.expression == "0 9 * * *"
+    assert str(t.timezone) == "Europe/Berlin"
+
+
+def test_cron_dst_gap_fixed_time_runs_after_the_gap() -> None:
+    t = CronTrigger.from_expression("30 2 * * *", timezone="America/New_York")
+    nxt = t.get_next_run(datetime(2026, 3, 8, 0, 0, tzinfo=ZoneInfo("America/New_York")))
+    assert nxt is not None
+    assert nxt.astimezone(UTC) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)  # 03:00 EDT
+
+
+def test_cron_dst_overlap_fixed_time_runs_once() -> None:
+    ny = ZoneInfo("America/New_York")
+    t = CronTrigger.from_expression("30 1 * * *", timezone=ny)
+    first = t.get_next_run(datetime(2026, 11, 1, 0, 0, tzinfo=ny))
+    assert first is not None
+    second = t.get_next_run(first)
+    assert second is not None
+    assert second.astimezone(UTC) - first.astimezone(UTC) > timedelta(hours=23)

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import os
 import random
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, tzinfo
@@ -61,6 +62,11 @@ class EngineBase:
         pool: Executor | None = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
+        # the clock's time() as one call: the system clock's is time.time itself (read at the
+        # end of every run, so the Python frame of SystemClock.time is worth saving)
+        self._now: Callable[[], float] = (
+            time.time if type(self._clock) is SystemClock else self._clock.time
+        )
         self._max_workers = max_workers
         self._stop_timeout = stop_timeout
         self._jobs: dict[str, JobState] = {}

@@ -66,10 +66,10 @@ class Dispatcher(EngineBase):
 
     async def _dispatch_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        clock = self._clock
+        clock_now = self._now
         heap = self._heap
         while not self._stopping:
-            now = clock.time()
+            now = clock_now()
             due = heap.pop_due(now, _BATCH)
             self._fire_due(due, now)
             if self._stopping:

@@ -42,8 +42,13 @@ class Outcomes(EngineBase):
     def _task_ended(
         self, run: Run, result: Any, exc: BaseException | None, *, cancelled: bool = False
     ) -> None:
-        if run.fut is not None:
-            self._inflight.discard(run.fut)
+        fut = run.fut
+        if fut is not None:
+            # An async run's task holds its context, which holds the run (``current_run``):
+            # dropping the run's reference to the task breaks that cycle, so the task, its
+            # context and the run are freed as soon as the task ends, not by the collector.
+            run.fut = None
+            self._inflight.discard(fut)
         if run.timer is not None:
             run.timer.cancel()
             run.timer = None
@@ -78,7 +83,7 @@ class Outcomes(EngineBase):
             job.run = None
         else:
             job.drop_run(run)
-        now = self._clock.time()
+        now = self._now()
         if (
             exc is not None
             and outcome in (None, "timed_out")  # a timeout is retried like any failure
@@ -267,7 +272,7 @@ class Outcomes(EngineBase):
         # a run of a removed (or replaced: same id, new job) job is not written over its record
         if self._journal is not None and self._jobs.get(job.id) is job:
             self._journal.job_changed(job)
-        if self._graph.any_dependents and self._graph.has_dependents(job.id):
+        if self._any_edges and self._graph.has_dependents(job.id):
             if exc is None:
                 self._release_dependents(job)
             else:

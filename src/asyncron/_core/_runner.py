@@ -139,7 +139,7 @@ class Runner(EngineBase):
     def _on_run_timeout(self, run: Run) -> None:
         run.timer = None
         fut = run.fut
-        if fut is None or fut.done():
+        if fut is None or fut.done() or run.abandoned:  # an abandoned run is recorded already
             return
         run.timed_out = True
         if isinstance(fut, asyncio.Task):
@@ -185,6 +185,9 @@ class Runner(EngineBase):
 
     def _abandon(self, run: Run, outcome: str) -> None:
         run.abandoned = True
+        if run.timer is not None:  # recorded now: its timeout must not record it again
+            run.timer.cancel()
+            run.timer = None
         if run.fut is not None:
             self._inflight.discard(run.fut)
         job = run.job

@@ -22,10 +22,9 @@ from asyncron.events import (
     SchedulerStopped,
 )
 from asyncron.testing import VirtualClock
+from helpers import T0
 
 pytestmark = pytest.mark.asyncio
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class Gate:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "stores"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stores"))
 
 import persist_jobs
 
