@@ -21,13 +21,17 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 
-from asyncron import AsyncScheduler, IntervalTrigger, current_run
+from asyncron import AsyncScheduler, IntervalTrigger, current_run, storable
 
 SECONDS = float(os.environ.get("ASYNCRON_EXAMPLE_SECONDS", "4"))
 DSN = os.environ.get("ASYNCRON_EXAMPLE_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 NODES = 3
 
 
+# A node runs a stored job only if its function is vouched for in that process. Scheduling the
+# function does it on the node that scheduled it; @storable does it on every node, including
+# those that find the job already stored and so never schedule it themselves.
+@storable
 def report() -> None:
     run = current_run()
     assert run is not None

@@ -33,7 +33,7 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .errors import InvalidJobError, UnresolvedJobError
+from .errors import InvalidJobError, UnvouchedFunctionError
 
 __all__ = [
     "FunctionRegistry",
@@ -44,11 +44,6 @@ __all__ = [
     "vouch",
     "vouched",
 ]
-
-
-class UnvouchedFunctionError(UnresolvedJobError):
-    """A stored reference names a function the application did not vouch for in this process
-    (a ``LookupError``). The record is kept in the store and never run."""
 
 
 # The functions the application vouched for in this process, by ``module:qualname``: marked

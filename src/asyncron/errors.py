@@ -41,6 +41,7 @@ __all__ = [
     "StoreVersionError",
     "TamperedRecordError",
     "UnresolvedJobError",
+    "UnvouchedFunctionError",
 ]
 
 
@@ -194,6 +195,11 @@ class TamperedRecordError(DecryptionError):
 class UnresolvedJobError(AsyncronError, LookupError):
     """A stored job cannot be brought back yet (function not registered, unknown time zone,
     undecodable or undecryptable data). The stored record is kept untouched."""
+
+
+class UnvouchedFunctionError(UnresolvedJobError):
+    """A stored reference names a function the application did not vouch for in this process
+    (a ``LookupError``). The record is kept in the store and never run."""
 
 
 # -- pipelines ----------------------------------------------------------------------------------
