@@ -269,19 +269,29 @@ def duplicates(audit: list[tuple[str, int, int, bool]]) -> dict[tuple[str, int, 
     return {k: n for k, n in counts.items() if n > 1}
 
 
+#: Seconds between an outcome statement's clock and its commit that a skip may fall into.
+COMMIT_SLACK = 0.1
+
+
 def unjustified_skips(schema: str, *, dsn: str | None = None) -> list[dict[str, Any]]:
     """Fires recorded ``skipped`` (overlap), each with whether a run of the same job was going
     on when it came due: a fire is skipped justly when an earlier fire of its job was claimed
     before the skip was recorded and had its outcome written after the skipped fire was due
     (``outcome_lag_s`` is None for a skip without such a run). Each skip also reports how late its blocker's
-    outcome was written after that run's body ended (``audit.ended``, with ``track_end``)."""
+    outcome was written after that run's body ended (``audit.ended``, with ``track_end``).
+
+    ``finished_at`` is the outcome statement's clock, not its commit: a skip decided in the
+    few milliseconds between the two still saw the run going (seen on a quiet machine: an
+    outcome at +0 ms, the skip due at +0.4 ms, claimed at +5 ms, the outcome not yet committed),
+    so an outcome up to COMMIT_SLACK before the skipped fire's instant counts as going on."""
     rows = sql(
         "SELECT s.job_id, s.fire_us, "
         "(SELECT max(extract(epoch FROM p.finished_at - a.ended)) "
         f' FROM "{schema}".fires p JOIN "{schema}".audit a '
         "   ON a.job_id = p.job_id AND a.fire_us = p.fire_us "
         "  WHERE p.job_id = s.job_id AND p.fire_us < s.fire_us AND p.state <> 'skipped' "
-        "    AND p.claimed_at < s.claimed_at AND p.finished_at > to_timestamp(s.fire_us / 1e6)) "
+        "    AND p.claimed_at < s.claimed_at "
+        f"    AND p.finished_at > to_timestamp(s.fire_us / 1e6) - interval '{COMMIT_SLACK} s') "
         f"FROM \"{schema}\".fires s WHERE s.state = 'skipped'",
         dsn=dsn,
     )
