@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from html import escape
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -597,8 +598,6 @@ class DashboardCore:
 
     def page(self, base: str, csrf_token: str) -> Reply:
         """The dashboard page; ``base`` is the mount's URL path ending in ``/``."""
-        from html import escape
-
         html = self._asset("index.html").decode("utf-8")
         html = (
             html.replace("{{BASE}}", escape(base, quote=True))
