@@ -215,7 +215,15 @@ class Subscription:
             self._ready = asyncio.Event()
         self._ready.set()
         if self._callback is not None and (self._pump is None or self._pump.done()):
-            self._pump = loop.create_task(self._deliver(), name="asyncron-event-delivery")
+            self._pump = pump = loop.create_task(self._deliver(), name="asyncron-event-delivery")
+            # the hub knows every subscription with a delivery in flight, a one-shot's too (it
+            # has left the hub's subscriptions already), so that stop() waits for it as well
+            self._hub.delivering.add(self)
+            pump.add_done_callback(self._delivered)
+
+    def _delivered(self, pump: asyncio.Task[None]) -> None:
+        if self._pump is pump:  # (not a newer delivery started since)
+            self._hub.delivering.discard(self)
 
     async def _deliver(self) -> None:
         callback = self._callback
@@ -330,6 +338,8 @@ class EventHub:
     def __init__(self) -> None:
         self.subscriptions: list[Subscription] = []
         self.dropped = 0
+        #: subscriptions with a delivery in flight, whether or not they are still open
+        self.delivering: set[Subscription] = set()
 
     def __bool__(self) -> bool:
         return bool(self.subscriptions)
@@ -374,7 +384,7 @@ class EventHub:
         queued for it; True if all were. Subscriptions stay open."""
         busy = {
             sub._pump: sub
-            for sub in self.subscriptions
+            for sub in [*self.subscriptions, *self.delivering]
             if sub._pump is not None and not sub._pump.done()
         }
         if not busy:

@@ -22,6 +22,7 @@ __all__ = [
     "JobStatus",
     "RunRecord",
     "SchedulerStatistics",
+    "UnresolvedJob",
 ]
 
 
@@ -295,3 +296,20 @@ class SchedulerStatistics:
     lateness_p50: float | None
     lateness_p99: float | None
     lateness_max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnresolvedJob:
+    """A stored job that could not be brought back; its record is kept untouched.
+
+    ``reason`` says why (it names the job id and the missing function, zone or key id);
+    ``kind`` is ``"function"`` (not vouched for or not found), ``"seal"`` (tampered, unsealed,
+    or no key to check it) or ``"data"`` (a malformed record or value).
+    """
+
+    id: str
+    name: str
+    func_ref: str
+    reason: str
+    next_run: datetime | None
+    kind: str = "data"

@@ -719,18 +719,6 @@ class AsyncScheduler(Engine):
             return _no_events()
         return self._events.subscribe(None, types, False, buffer)._iterate()
 
-    # -- hand-driven jobs (Scheduler.register_task / run_pending) ------------------------------
-
-    # -- internals: job creation --------------------------------------------------------------
-
-    # -- internals: deadlines -----------------------------------------------------------------
-
-    # -- internals: firing --------------------------------------------------------------------
-
-    # -- distributed stores: claims, leases, recovery -------------------------------------------
-
-    # -- internals: running -------------------------------------------------------------------
-
 
 async def _no_events() -> AsyncIterator[Event]:
     return

@@ -513,6 +513,28 @@ class ClaimStore(Store):
         expires at once, for another node to take."""
 
     @abstractmethod
+    async def hand_back(
+        self, owner: str, fires: Sequence[tuple[str, int, int, bool]]
+    ) -> set[tuple[str, int]]:
+        """A stopping node gives back its fires ``(job_id, fire_us, token, started)`` for another
+        node to take at once, without waiting for the lease: a fire never started is run by the
+        taker as a plain fire (attempt unchanged, ``Recovered.handed_back``); a started one (cut
+        short) is recovered per its ``on_crash``. The other nodes are told to sweep now. Returns
+        the fires handed back; one whose token no longer matches (taken over meanwhile) is not.
+        """
+
+    @abstractmethod
+    async def running_elsewhere(self, owner: str, job_id: str, fire_us: int) -> int:
+        """How many other fires of the job run on nodes other than ``owner`` under a live lease
+        (the cluster-wide overlap check before a recovered fire runs)."""
+
+    @abstractmethod
+    async def record_skip(self, owner: str, job_id: str, fire_us: int, on_crash: str) -> bool:
+        """Record the fire as ``skipped`` (overlap) unless it has a record already; True when
+        recorded. It ignores the claim watermark (a fire every node skipped unclaimed still gets
+        its record) and never changes a fire that has one, so it cannot double a run."""
+
+    @abstractmethod
     async def recent_fires(self, job_id: str, limit: int) -> list[dict[str, Any]]:
         """The job's last ``limit`` fires that ended anywhere in the cluster, oldest first
         (``fire_us``, ``owner``, ``state``, ``attempt``, ``started``, ``finished``, ``error``)."""

@@ -21,6 +21,7 @@ __all__ = [
     "ArgumentDecodeError",
     "AsyncronError",
     "CallableCancelledError",
+    "CommandError",
     "CronParseError",
     "DeadlockError",
     "DecryptionError",
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidPipelineError",
     "InvalidTriggerError",
     "JobLookupError",
+    "JobNotFoundError",
     "JobStateError",
     "NotAStoreError",
     "PipelineError",
@@ -304,3 +306,17 @@ class CallableCancelledError(AsyncronError, RuntimeError):
     """A stage callable ended cancelled although neither the pipeline nor the caller of ``run()``
     cancelled it (it raised ``CancelledError`` itself, or something else cancelled its task). It
     counts as that callable's error."""
+
+
+class CommandError(AsyncronError, RuntimeError):
+    """A command of the ``asyncron`` command line failed; reported as one line
+    (``asyncron CMD: error: ...``) with exit code 1."""
+
+
+class JobNotFoundError(JobLookupError, ValueError):
+    """``asyncron.compat``: ``run_now()`` of an unknown job id. A ``ValueError`` (as the original
+    threaded scheduler raised) and a ``KeyError`` (as asyncron's ``JobLookupError``)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(job_id)
+        self.args = (f"Job not found: {job_id}",)

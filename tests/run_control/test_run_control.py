@@ -413,6 +413,23 @@ async def test_subscribe_filters_by_type_and_one_shot() -> None:
     assert len(added) == 1 and len(first_start) == 1
 
 
+async def test_stop_waits_for_a_one_shot_sync_subscriber_like_any_other() -> None:
+    """A one-shot subscription leaves the hub when its event arrives, before its callback has
+    run (in a thread, for a sync one): stop() still waits for that callback."""
+    clock = VirtualClock()
+    seen: list[Event] = []
+
+    def slow(event: Event) -> None:
+        time.sleep(0.2)
+        seen.append(event)
+
+    async with AsyncScheduler(clock=clock) as s:
+        s.subscribe(slow, types=[RunStarted], one_shot=True)
+        await s.schedule(lambda: 1, trigger=IntervalTrigger(seconds=1))
+        await clock.advance(2)
+    assert [type(e) for e in seen] == [RunStarted]
+
+
 async def test_events_async_iterator_ends_when_scheduler_stops() -> None:
     clock = VirtualClock()
     got: list[Event] = []

@@ -30,7 +30,7 @@ from .._core._hooks import RestoredJob, hooks_of
 from .._core._state import JobState
 from .._events import JobUnloadable
 from .._misfire import MisfirePlan, MisfirePolicy, plan_misfires
-from .._model import JobStatus
+from .._model import JobStatus, UnresolvedJob
 from .._refs import UnvouchedFunctionError
 from .._scheduler import AsyncScheduler
 from .._serialize import (
@@ -51,23 +51,6 @@ from ._settings import JournalSettings
 __all__ = ["Restorer", "UnresolvedJob"]
 
 logger = logging.getLogger("asyncron")
-
-
-@dataclass(frozen=True, slots=True)
-class UnresolvedJob:
-    """A stored job that could not be brought back; its record is kept untouched.
-
-    ``reason`` says why (it names the job id and the missing function, zone or key id);
-    ``kind`` is ``"function"`` (not vouched for or not found), ``"seal"`` (tampered, unsealed,
-    or no key to check it) or ``"data"`` (a malformed record or value).
-    """
-
-    id: str
-    name: str
-    func_ref: str
-    reason: str
-    next_run: datetime | None
-    kind: str = "data"
 
 
 def _policies(

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TextIO
 
+from ..errors import CommandError
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
@@ -36,10 +38,6 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-
-
-class CommandError(Exception):
-    """A failure reported as one line (``asyncron CMD: error: ...``) with exit code 1."""
 
 
 def fmt_time(value: datetime | None) -> str:

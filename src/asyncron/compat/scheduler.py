@@ -18,22 +18,13 @@ from .. import DependencyScheduler as _DependencyFacade
 from .. import Job as EngineJob
 from .. import JobStatus
 from ..abc import Trigger as EngineTrigger
-from ..errors import InvalidTriggerError, JobLookupError
+from ..errors import InvalidTriggerError, JobNotFoundError
 from .models import Job, error_text
 from .triggers import CronTrigger, IntervalTrigger, OnceTrigger, Trigger, naive
 
 __all__ = ["JobNotFoundError", "Scheduler", "at", "cron", "every"]
 
 _IDLE = (JobStatus.PENDING, JobStatus.PAUSED)
-
-
-class JobNotFoundError(JobLookupError, ValueError):
-    """``run_now()`` of an unknown job id: a ``ValueError`` (as the original raised) and a
-    ``KeyError`` (as asyncron's ``JobLookupError``)."""
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(job_id)
-        self.args = (f"Job not found: {job_id}",)
 
 
 class Scheduler:

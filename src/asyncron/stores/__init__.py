@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .._crypto import Keyring
+from .._misfire import MisfirePlan, MisfirePolicy, plan_misfires
+from .._model import UnresolvedJob
 from .._refs import FunctionRegistry, UnvouchedFunctionError, storable, vouch
 from ..abc import Store, StoredJob
 from ..errors import (
@@ -31,13 +33,7 @@ from .memory import MemoryStore
 from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
-    from .._persistence import (
-        MisfirePlan,
-        MisfirePolicy,
-        StoreJournal,
-        UnresolvedJob,
-        plan_misfires,
-    )
+    from .._persistence import StoreJournal
 
 __all__ = [
     "ArgumentDecodeError",
@@ -67,15 +63,12 @@ __all__ = [
     "vouch",
 ]
 
-# The journal's names, offered here for users (``from asyncron.stores import StoreJournal``). They
-# belong to the journal layer, above the stores: a store must never depend on the journal, so
-# they are looked up when first used (PEP 562), not imported with the stores.
-_JOURNAL_NAMES = frozenset(
-    {"MisfirePlan", "MisfirePolicy", "StoreJournal", "UnresolvedJob", "plan_misfires"}
-)
-
 
 def __getattr__(name: str) -> Any:
-    if name in _JOURNAL_NAMES:
-        return getattr(importlib.import_module("asyncron._persistence"), name)
+    # ``StoreJournal`` is offered here for users (``from asyncron.stores import StoreJournal``)
+    # but belongs to the journal layer, above the stores: a store must never depend on the
+    # journal, so it is looked up when first asked for (PEP 562), once both are loaded. This
+    # is the one such re-export; tests/test_layers.py names it.
+    if name == "StoreJournal":
+        return importlib.import_module("asyncron._persistence").StoreJournal
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
