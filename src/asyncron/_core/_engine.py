@@ -207,13 +207,13 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
         if self._events.subscriptions:
             self._events.emit(SchedulerStopped(timestamp=_dt(self._clock.time())))
             self._events.close_all()
-        if self._events.subscriptions or self._events.delivering:
-            # sync callbacks run in threads: let them see every event, SchedulerStopped last
-            # (a one-shot subscription's callback too, though it has left the hub)
-            if not await self._events.drain(self._stop_timeout):
-                logger.warning(
-                    "stop: event subscribers still busy after %.1f s", self._stop_timeout
-                )
+        # sync callbacks run in threads: let them see every event, SchedulerStopped last (a
+        # one-shot subscription's callback too, though it has left the hub)
+        events = self._events
+        if (events.subscriptions or events.delivering) and not await events.drain(
+            self._stop_timeout
+        ):
+            logger.warning("stop: event subscribers still busy after %.1f s", self._stop_timeout)
 
 
 async def _finish(
