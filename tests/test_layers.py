@@ -263,10 +263,8 @@ def _exception_classes(tree: ast.AST) -> list[tuple[str, int]]:
     names = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
-            bases = [ast.unparse(b) for b in node.bases]
-            if any(
-                b.endswith(("Error", "Exception", "ExceptionGroup")) or "Error[" in b for b in bases
-            ):
+            bases = [ast.unparse(b).split("[")[0] for b in node.bases]  # (ExceptionGroup[...])
+            if any(b.endswith(("Error", "Exception", "ExceptionGroup")) for b in bases):
                 names.append((node.name, node.lineno))
     return names
 

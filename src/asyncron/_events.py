@@ -338,7 +338,8 @@ class EventHub:
     def __init__(self) -> None:
         self.subscriptions: list[Subscription] = []
         self.dropped = 0
-        #: subscriptions with a delivery in flight, whether or not they are still open
+        #: every subscription with a delivery in flight, whether or not it is still open (a
+        #: one-shot leaves ``subscriptions`` when its event arrives, before its callback runs)
         self.delivering: set[Subscription] = set()
 
     def __bool__(self) -> bool:
@@ -384,7 +385,7 @@ class EventHub:
         queued for it; True if all were. Subscriptions stay open."""
         busy = {
             sub._pump: sub
-            for sub in [*self.subscriptions, *self.delivering]
+            for sub in self.delivering
             if sub._pump is not None and not sub._pump.done()
         }
         if not busy:

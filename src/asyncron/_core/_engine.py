@@ -209,10 +209,7 @@ class Engine(Control, Dispatcher, Runner, Outcomes, Dependencies, Leadership):
             self._events.close_all()
         # sync callbacks run in threads: let them see every event, SchedulerStopped last (a
         # one-shot subscription's callback too, though it has left the hub)
-        events = self._events
-        if (events.subscriptions or events.delivering) and not await events.drain(
-            self._stop_timeout
-        ):
+        if self._events.delivering and not await self._events.drain(self._stop_timeout):
             logger.warning("stop: event subscribers still busy after %.1f s", self._stop_timeout)
 
 
